@@ -1,0 +1,165 @@
+"""Kubernetes objects for the lab's API server, derived from the lab itself.
+
+They look like what a K3s server with Kilo as CNI serves: Nodes carrying
+Kilo's and K3s's annotations, Kilo Peers, and one host-network Kilo pod per
+node in kube-system.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from typing import Any
+
+from .spec import LabSpec, NodeSpec, PeerSpec
+
+KILO_IMAGE = "docker.io/squat/kilo:0.6.0"
+KUBELET_VERSION = "v1.32.4+k3s1"
+CREATED = "2025-08-07T05:15:42Z"
+PORT = 51820
+
+Obj = dict[str, Any]
+
+
+def _uid(*parts: str) -> str:
+    h = hashlib.sha256("/".join(parts).encode()).hexdigest()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+
+
+def node_args(spec: LabSpec, node: NodeSpec, metrics_bind: bool = True) -> list[str]:
+    """The `k3s.io/node-args` K3s records: how the blog starts servers and agents."""
+    server = spec.server
+    args = ["server", "--tls-san", str(server.public_ip)] if node.server else [
+        "agent", "--server", f"https://{server.public_ip}:6443", "--token", "********"]
+    if node.public_ip:
+        args += ["--node-external-ip", node.public_ip]
+    if node.server:
+        args += ["--flannel-backend", "none"]
+    if metrics_bind:
+        args += ["--kube-proxy-arg", "metrics-bind-address=0.0.0.0"]
+    return args
+
+
+def node_object(spec: LabSpec, node: NodeSpec, public_key: str, now: float | None = None) -> Obj:
+    now = time.time() if now is None else now
+    annotations = {
+        "kilo.squat.ai/discovered-endpoints": "{}",
+        "kilo.squat.ai/endpoint": f"{node.private_addr}:{PORT}",
+        "kilo.squat.ai/granularity": "location",
+        "kilo.squat.ai/internal-ip": node.private_ip,
+        "kilo.squat.ai/key": public_key,
+        "kilo.squat.ai/last-seen": str(int(now)),
+        "kilo.squat.ai/location": node.location,
+        "kilo.squat.ai/persistent-keepalive": str(spec.persistent_keepalive),
+        # Kilo writes its allocated IP here once it leads; the lab does the
+        # same after reading the allocation back from kgctl-py.
+        "kilo.squat.ai/wireguard-ip": "",
+        "k3s.io/hostname": node.name,
+        "k3s.io/internal-ip": node.private_addr,
+        "k3s.io/node-args": json.dumps(node_args(spec, node)),
+    }
+    addresses = [{"address": node.private_addr, "type": "InternalIP"}]
+    if node.public_ip:
+        annotations["kilo.squat.ai/force-endpoint"] = f"{node.public_ip}:{PORT}"
+        annotations["k3s.io/external-ip"] = node.public_ip
+        addresses.append({"address": node.public_ip, "type": "ExternalIP"})
+    addresses.append({"address": node.name, "type": "Hostname"})
+    labels = {
+        "beta.kubernetes.io/arch": "amd64",
+        "beta.kubernetes.io/os": "linux",
+        "kubernetes.io/arch": "amd64",
+        "kubernetes.io/hostname": node.name,
+        "kubernetes.io/os": "linux",
+    }
+    if node.server:
+        labels["node-role.kubernetes.io/control-plane"] = "true"
+        labels["node-role.kubernetes.io/master"] = "true"
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": node.name,
+            "uid": _uid("node", node.name),
+            "creationTimestamp": CREATED,
+            "labels": labels,
+            "annotations": annotations,
+        },
+        "spec": {"podCIDR": node.pod_cidr, "podCIDRs": [node.pod_cidr]},
+        "status": {
+            "addresses": addresses,
+            "conditions": [
+                {
+                    "type": "Ready",
+                    "status": "True",
+                    "reason": "KubeletReady",
+                    "message": "kubelet is posting ready status",
+                    "lastHeartbeatTime": stamp,
+                    "lastTransitionTime": CREATED,
+                }
+            ],
+            "nodeInfo": {"kubeletVersion": KUBELET_VERSION, "kubeProxyVersion": KUBELET_VERSION},
+        },
+    }
+
+
+def peer_object(peer: PeerSpec, public_key: str) -> Obj:
+    spec: Obj = {"allowedIPs": list(peer.allowed_ips), "publicKey": public_key}
+    if peer.persistent_keepalive:
+        spec["persistentKeepalive"] = peer.persistent_keepalive
+    if peer.public_ip and peer.endpoint:
+        spec["endpoint"] = {"dnsOrIP": {"ip": peer.public_ip}, "port": PORT}
+    return {
+        "apiVersion": "kilo.squat.ai/v1alpha1",
+        "kind": "Peer",
+        "metadata": {"name": peer.name, "uid": _uid("peer", peer.name), "creationTimestamp": CREATED},
+        "spec": spec,
+    }
+
+
+def kilo_pod(node: NodeSpec) -> Obj:
+    """The Kilo DaemonSet's pod on `node`: host network, so its IP is the node's."""
+    suffix = hashlib.sha256(node.name.encode()).hexdigest()[:5]
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": f"kilo-{suffix}",
+            "namespace": "kube-system",
+            "uid": _uid("pod", "kilo", node.name),
+            "creationTimestamp": CREATED,
+            "labels": {"app.kubernetes.io/name": "kilo", "app.kubernetes.io/part-of": "kilo"},
+            "ownerReferences": [
+                {"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "kilo", "uid": _uid("ds", "kilo"),
+                 "controller": True, "blockOwnerDeletion": True}
+            ],
+        },
+        "spec": {
+            "nodeName": node.name,
+            "hostNetwork": True,
+            "serviceAccountName": "kilo",
+            "containers": [
+                {
+                    "name": "kilo",
+                    "image": KILO_IMAGE,
+                    "args": [
+                        "--kubeconfig=/etc/kubernetes/kubeconfig",
+                        "--hostname=$(NODE_NAME)",
+                        "--mesh-granularity=location",
+                    ],
+                }
+            ],
+        },
+        "status": {
+            "phase": "Running",
+            "hostIP": node.private_addr,
+            "podIP": node.private_addr,
+            "podIPs": [{"ip": node.private_addr}],
+            "conditions": [{"type": "Ready", "status": "True"}],
+            "containerStatuses": [
+                {"name": "kilo", "image": KILO_IMAGE, "ready": True, "restartCount": 0,
+                 "started": True, "state": {"running": {"startedAt": CREATED}}}
+            ],
+        },
+    }

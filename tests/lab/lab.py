@@ -1,0 +1,785 @@
+"""The network-namespace lab: a multi-cloud K3s + Kilo cluster on one machine.
+
+Layout (names are per run: `kgl<id>-...`):
+
+* `kgl<id>-net`: the "internet" -- bridge `inet` holding the lab's public
+  TEST-NET gateways (it routes between the two /24s), plus one address-less
+  bridge `loc<i>` per location standing in for that cloud's private network.
+* `kgl<id>-<node>`: one namespace per node. `eth0` on its location's private
+  network, `eth1` on the internet (nodes with a public IP), `cni0` with the
+  first address of the pod CIDR, `kilo0` (wireguard-go; addressed and peered
+  on leaders only, as Kilo does).
+* `kgl<id>-<node>-<n>`: pods, `eth0` on the node's `cni0`.
+* `kgl<id>-<peer>`: running Kilo peers (the operator's laptop) on the internet.
+
+WireGuard is configured from kgctl-py's own `showconf` output, so a working
+mesh is evidence that kgctl-py's configs are right.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import kube, netns, wg
+from .relay import Relay
+from .spec import LabSpec, NodeSpec, PeerSpec, blog_spec
+from .state import STATE_ROOT, ProcessRecord, State, teardown
+
+REPO = Path(__file__).resolve().parents[2]
+API_PORT = 6443
+LAST_SEEN_PERIOD = 10.0  # Kilo refreshes last-seen about this often
+
+
+class LabError(RuntimeError):
+    pass
+
+
+@dataclass
+class LabPod:
+    key: str  # "namespace/name" of the Kubernetes pod it backs
+    node: str
+    ns: str
+    ip: str
+    host_if: str  # its veth end in the node namespace
+
+
+@dataclass
+class LabNode:
+    spec: NodeSpec
+    index: int
+    ns: str
+    private_key: str
+    public_key: str
+    wg_dir: str
+    leader: bool = False
+    wg_ip: str | None = None  # "10.4.0.3/16", leaders only
+    conf: str = ""  # `kgctl-py showconf node` output, leaders only
+    pods: list[LabPod] = field(default_factory=list)
+    next_pod: int = 2  # .1 is cni0
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def wg_addr(self) -> str | None:
+        return str(ipaddress.ip_interface(self.wg_ip).ip) if self.wg_ip else None
+
+
+@dataclass
+class LabPeer:
+    spec: PeerSpec
+    ns: str | None  # None: the peer exists only in the API
+    private_key: str
+    public_key: str
+    wg_dir: str
+    conf: str = ""
+
+
+@dataclass(frozen=True)
+class PingResult:
+    src: str
+    dst: str
+    ok: bool
+
+
+class Lab:
+    """Build with `up()`, remove with `down()`; also a context manager."""
+
+    def __init__(
+        self,
+        spec: LabSpec | None = None,
+        *,
+        kgctl: Sequence[str] | None = None,
+        state_root: str = STATE_ROOT,
+        run_id: str | None = None,
+    ) -> None:
+        self.spec = spec or blog_spec()
+        self.spec.validate()
+        self.run_id = run_id or secrets.token_hex(3)[:5]
+        self.prefix = f"kgl{self.run_id}"
+        self.workdir = os.path.join(state_root, self.run_id)
+        self.kgctl_argv = list(kgctl) if kgctl else default_kgctl()
+        self.state = State(run_id=self.run_id, workdir=self.workdir, owner_pid=os.getpid())
+        self.hub = f"{self.prefix}-net"
+        self.nodes: dict[str, LabNode] = {}
+        self.peers: dict[str, LabPeer] = {}
+        self.pods: dict[str, LabPod] = {}
+        self.api: Any = None  # kubeapi.KubeAPIServer once up
+        self.kubeconfig = os.path.join(self.workdir, "kubeconfig")
+        # Inside operator_ns: via a tunnel-like 127.0.0.1:6443, or via the
+        # server's public IP as in the blog (fails under the certificate fault).
+        self.operator_kubeconfig = os.path.join(self.workdir, "kubeconfig-operator")
+        self.operator_kubeconfig_public = os.path.join(self.workdir, "kubeconfig-operator-public")
+        self.api_relay: Relay | None = None
+        self.operator_ns = ""
+        self.wg_subnet: ipaddress.IPv4Network | None = None
+        self.up_seconds: float | None = None
+        self._procs: list[subprocess.Popen[bytes]] = []
+        self._relays: list[Relay] = []
+        self._lock = threading.RLock()
+        self._stop = threading.Event()
+        self._heartbeat: threading.Thread | None = None
+        self._stale: set[str] = set()  # nodes whose last-seen the heartbeat leaves alone
+        self._undo: list[tuple[str, Any]] = []  # (description, callable) to clear faults
+        self._up = False
+        self.skipped: list[str] = []  # nodes kgctl-py had no config for at the last resync
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def __enter__(self) -> Lab:
+        return self.up()
+
+    def __exit__(self, *exc: object) -> None:
+        self.down()
+
+    def up(self, wait: float = 20.0) -> Lab:
+        """Build everything; on any failure undo what was made and re-raise."""
+        start = time.monotonic()
+        check_tools()
+        os.makedirs(self.workdir, exist_ok=False)
+        self.state.save()
+        try:
+            self._build_network()
+            self._make_keys()
+            self._start_api()
+            self._configure_wireguard()
+            self._start_heartbeat()
+            self._wait_handshakes(wait)
+        except BaseException:
+            self.down()
+            raise
+        self._up = True
+        self.up_seconds = time.monotonic() - start
+        self.state.info = self.describe()
+        self.state.save()
+        return self
+
+    def down(self) -> list[str]:
+        """Stop threads, servers and processes; delete every namespace. Idempotent."""
+        self._stop.set()
+        if self._heartbeat:
+            self._heartbeat.join(timeout=5)
+        for relay in self._relays:
+            relay.stop()
+        self._relays.clear()
+        if self.api is not None:
+            try:
+                self.api.stop()
+            except Exception:  # teardown must go on whatever the server does
+                pass
+            self.api = None
+        removed = teardown(self.state)
+        for proc in self._procs:
+            try:
+                proc.wait(timeout=1)
+            except subprocess.TimeoutExpired:
+                pass
+        self._procs.clear()
+        self._up = False
+        return removed
+
+    # ------------------------------------------------------------------ network
+
+    def _add_ns(self, name: str) -> str:
+        ns = f"{self.prefix}-{name}"
+        # Record first: a crash between the two steps must not leak it.
+        self.state.namespaces.append(ns)
+        self.state.save()
+        netns.add(ns)
+        return ns
+
+    def _build_network(self) -> None:
+        spec = self.spec
+        self._add_ns("net")
+        hub = self.hub
+        # The internet routes between the TEST-NETs and nowhere else: it has no
+        # default route, so nothing the lab sends can leave it.
+        _sysctls(hub, forward=1)
+        netns.bridge(hub, "inet")
+        for gw in spec.internet_gateways:
+            netns.ip(hub, "addr", "add", gw, "dev", "inet")
+        for i, _loc in enumerate(spec.locations):
+            netns.bridge(hub, f"loc{i}")
+
+        for i, node in enumerate(spec.nodes):
+            ns = self._add_ns(node.short)
+            _sysctls(ns, forward=1)
+            loc = spec.locations.index(node.location)
+            netns.veth(hub, f"n{i}p", ns, "eth0")
+            netns.ip(hub, "link", "set", f"n{i}p", "master", f"loc{loc}")
+            netns.ip(ns, "addr", "add", node.private_ip, "dev", "eth0")
+            if node.public_ip:
+                self._attach_internet(ns, f"n{i}x", node.public_ip)
+            pod_gw = ipaddress.ip_network(node.pod_cidr)
+            netns.bridge(ns, "cni0")
+            netns.ip(ns, "addr", "add", f"{pod_gw[1]}/{pod_gw.prefixlen}", "dev", "cni0")
+            wg_dir = os.path.join(self.workdir, "wg", node.short)
+            self.nodes[node.name] = LabNode(node, i, ns, "", "", wg_dir)
+
+        for i, peer in enumerate(spec.peers):
+            ns = None
+            if peer.public_ip:
+                ns = self._add_ns(peer.name)
+                _sysctls(ns, forward=0)
+                self._attach_internet(ns, f"p{i}x", peer.public_ip)
+            self.peers[peer.name] = LabPeer(peer, ns, "", "", os.path.join(self.workdir, "wg", f"peer-{peer.name}"))
+        running = [p.ns for p in self.peers.values() if p.ns]
+        if running:
+            self.operator_ns = running[0]
+        else:
+            # No running peer: the operator still needs a machine on the internet.
+            self.operator_ns = self._add_ns("op")
+            self._attach_internet(self.operator_ns, "opx", _host_in(spec.internet_gateways[0], 250))
+
+        for node in spec.nodes:
+            for _ in range(spec.pods_per_node):
+                self.add_pod(node.name)
+
+    def _attach_internet(self, ns: str, hub_if: str, public_ip: str) -> None:
+        gw = next(
+            ipaddress.ip_interface(g)
+            for g in self.spec.internet_gateways
+            if ipaddress.ip_address(public_ip) in ipaddress.ip_interface(g).network
+        )
+        netns.veth(self.hub, hub_if, ns, "eth1")
+        netns.ip(self.hub, "link", "set", hub_if, "master", "inet")
+        netns.ip(ns, "addr", "add", f"{public_ip}/{gw.network.prefixlen}", "dev", "eth1")
+        netns.ip(ns, "route", "add", "default", "via", str(gw.ip))
+
+    def add_pod(self, node_name: str, key: str | None = None) -> LabPod:
+        """A pod namespace behind `node_name`'s cni0, with the next pod-CIDR address."""
+        with self._lock:
+            node = self.node(node_name)
+            k = node.next_pod
+            node.next_pod += 1
+            key = key or f"lab/{node.spec.short}-{k}"
+            if key in self.pods:
+                raise LabError(f"pod {key} exists")
+            net = ipaddress.ip_network(node.spec.pod_cidr)
+            if k >= net.num_addresses - 1:
+                raise LabError(f"{node.name}: pod CIDR {net} is full")
+            ns = self._add_ns(f"{node.spec.short}-{k}")
+            host_if = f"veth{k}"
+            netns.veth(node.ns, host_if, ns, "eth0")
+            netns.ip(node.ns, "link", "set", host_if, "master", "cni0")
+            ip = str(net[k])
+            netns.ip(ns, "addr", "add", f"{ip}/{net.prefixlen}", "dev", "eth0")
+            netns.ip(ns, "route", "add", "default", "via", str(net[1]))
+            pod = LabPod(key, node.name, ns, ip, host_if)
+            node.pods.append(pod)
+            self.pods[key] = pod
+            return pod
+
+    def remove_pod(self, key: str) -> None:
+        with self._lock:
+            pod = self.pods.pop(key, None)
+            if pod is None:
+                return
+            self.nodes[pod.node].pods.remove(pod)
+            netns.delete(pod.ns)
+            if pod.ns in self.state.namespaces:
+                self.state.namespaces.remove(pod.ns)
+                self.state.save()
+
+    # ------------------------------------------------------------------ keys and API
+
+    def _make_keys(self) -> None:
+        for item in [*self.nodes.values(), *self.peers.values()]:
+            item.private_key = wg.genkey()
+            item.public_key = wg.pubkey(item.private_key)
+
+    def objects(self) -> list[dict[str, Any]]:
+        """What the API server starts with: Nodes, Peers, the Kilo pods."""
+        objs: list[dict[str, Any]] = []
+        for node in self.nodes.values():
+            objs.append(kube.node_object(self.spec, node.spec, node.public_key))
+        for peer in self.peers.values():
+            objs.append(kube.peer_object(peer.spec, peer.public_key))
+        for node in self.nodes.values():
+            objs.append(kube.kilo_pod(node.spec))
+        return objs
+
+    def _start_api(self) -> None:
+        from .api import start_api  # kubeapi is imported only here
+
+        start_api(self)
+
+    # ------------------------------------------------------------------ WireGuard
+
+    def showconf(self, kind: str, name: str) -> subprocess.CompletedProcess[bytes]:
+        return self.kgctl("showconf", kind, name, check=False)
+
+    def _configure_wireguard(self) -> None:
+        self._read_configs(strict=True)
+        for peer in self.peers.values():
+            proc = self.showconf("peer", peer.spec.name)
+            if proc.returncode != 0:
+                raise LabError(f"showconf peer {peer.spec.name}: {proc.stderr.decode().strip()}")
+            peer.conf = proc.stdout.decode()
+        # Every node runs kilo0 as Kilo does; only leaders get peers and an IP.
+        for node in self.nodes.values():
+            self._start_wg(node.ns, node.wg_dir, node.name)
+        for node in self.nodes.values():
+            self._apply(node)
+        for peer in self.peers.values():
+            if peer.ns:
+                self._start_peer(peer)
+
+    def resync(self) -> None:
+        """Do what Kilo's agents do after a change in the API: recompute and apply.
+
+        Configs come from kgctl-py again; a node kgctl-py no longer knows
+        (e.g. stale) keeps what it had, as a dead agent would.
+        """
+        with self._lock:
+            self._read_configs(strict=False)
+            for node in self.nodes.values():
+                self._apply(node)
+
+    def _read_configs(self, strict: bool) -> None:
+        """Ask kgctl-py for every node's config; leaders are whoever gets one.
+
+        The lab does not second-guess kgctl-py's leader election.
+        """
+        self.skipped = []
+        for node in self.nodes.values():
+            proc = self.showconf("node", node.name)
+            if proc.returncode != 0:
+                if strict:
+                    raise LabError(f"showconf node {node.name}: {proc.stderr.decode().strip()}")
+                self.skipped.append(node.name)
+                continue
+            node.conf = proc.stdout.decode()
+            node.leader = bool(node.conf.strip())
+        if strict:
+            for loc in self.spec.locations:
+                leaders = [n.name for n in self.nodes.values() if n.spec.location == loc and n.leader]
+                if len(leaders) != 1:
+                    raise LabError(f"location {loc}: kgctl-py made {leaders or 'no node'} leader")
+        self._read_wireguard_ips()
+
+    def _read_wireguard_ips(self) -> None:
+        """Learn each leader's WireGuard IP from the other leaders' configs.
+
+        Kilo allocates these (the annotation does not set them), and the graph
+        label names the subnet. A leader's IP is the /32 inside the subnet
+        that the other leaders allow for its key.
+        """
+        graph = self.kgctl("graph").stdout.decode()
+        label = next((line for line in graph.splitlines() if line.strip().startswith("label=")), "")
+        self.wg_subnet = ipaddress.ip_network(label.split('"')[1])
+        by_key = {n.public_key: n for n in self.nodes.values()}
+        found: dict[str, str] = {}
+        for node in self.nodes.values():
+            if not node.leader or node.name in self.skipped:
+                continue
+            for section in wg.parse_conf(node.conf):
+                owner = by_key.get(section.items.get("PublicKey", [""])[0])
+                if owner is None:
+                    continue
+                for cidr in section.items.get("AllowedIPs", []):
+                    net = ipaddress.ip_network(cidr)
+                    if net.prefixlen == 32 and net.subnet_of(self.wg_subnet):  # type: ignore[arg-type]
+                        found[owner.name] = f"{net.network_address}/{self.wg_subnet.prefixlen}"
+        leaders = [n for n in self.nodes.values() if n.leader and n.name not in self.skipped]
+        if len(leaders) == 1 and leaders[0].name not in found:
+            # A lone leader appears in no other config; Kilo gives it the first IP.
+            found[leaders[0].name] = f"{self.wg_subnet[1]}/{self.wg_subnet.prefixlen}"
+        for node in self.nodes.values():
+            if node.name in self.skipped:
+                continue
+            if node.leader and node.name not in found:
+                raise LabError(f"no WireGuard IP for leader {node.name} in kgctl-py's configs")
+            wg_ip = found.get(node.name) if node.leader else None
+            if wg_ip != node.wg_ip or not self._up:
+                node.wg_ip = wg_ip
+                # Kilo publishes the IP it was allocated (empty when not leading).
+                self.annotate(node.name, {"kilo.squat.ai/wireguard-ip": wg_ip or ""})
+
+    def _apply(self, node: LabNode) -> None:
+        """Make a node's kilo0, address and routes match its current config."""
+        conf = wg.with_private_key(node.conf if node.leader else "", node.private_key, wg.PORT)
+        path = os.path.join(node.wg_dir, f"{wg.IFACE}.conf")
+        with open(path, "w") as f:
+            os.fchmod(f.fileno(), 0o600)
+            f.write(conf)
+        # syncconf changes only what differs, so live sessions survive a resync.
+        wg.wg(node.ns, node.wg_dir, "syncconf", wg.IFACE, path)
+        netns.ip(node.ns, "addr", "flush", "dev", wg.IFACE)
+        if node.leader and node.wg_ip:
+            netns.ip(node.ns, "addr", "add", node.wg_ip, "dev", wg.IFACE)
+        netns.ip(node.ns, "link", "set", wg.IFACE, "up")
+        self._install_routes(node)
+
+    def _start_wg(self, ns: str, wg_dir: str, what: str, iface: str = wg.IFACE) -> None:
+        log = os.path.join(self.workdir, f"wireguard-go-{os.path.basename(wg_dir)}.log")
+        proc = wg.start_wireguard_go(ns, wg_dir, log, iface)
+        self._procs.append(proc)
+        self.state.processes.append(ProcessRecord(proc.pid, "wireguard-go"))
+        self.state.save()
+
+    def _install_routes(self, node: LabNode) -> None:
+        """The routes Kilo installs (granularity location, no encapsulation)."""
+        routes: list[str] = []
+        local = [n for n in self.nodes.values() if n.spec.location == node.spec.location and n is not node]
+        # Pods of other nodes in the same location: straight over the private network.
+        for other in local:
+            routes.append(f"{other.spec.pod_cidr} via {other.spec.private_addr} dev eth0 onlink")
+        if node.leader:
+            by_key = {n.public_key: n for n in self.nodes.values()}
+            for section in wg.parse_conf(node.conf):
+                if section.name != "Peer":
+                    continue
+                owner = by_key.get(section.items["PublicKey"][0])
+                for cidr in section.items.get("AllowedIPs", []):
+                    net = ipaddress.ip_network(cidr)
+                    if self.wg_subnet and net.subnet_of(self.wg_subnet):  # type: ignore[arg-type]
+                        continue  # the kilo0 address's own subnet route covers it
+                    if owner is not None:
+                        routes.append(f"{cidr} via {owner.wg_addr} dev {wg.IFACE} onlink")
+                    else:  # a Kilo Peer
+                        routes.append(f"{cidr} dev {wg.IFACE}")
+        else:
+            # Everything remote goes to the location's leader over the private
+            # network: what the leader tunnels, plus the leader's own WG IP.
+            leader = next((n for n in local if n.leader), None)
+            if leader is None:
+                return  # a location without a leader has no way out
+            remote = [leader.wg_ip and f"{leader.wg_addr}/32"]
+            for section in wg.parse_conf(leader.conf):
+                remote += section.items.get("AllowedIPs", [])
+            for cidr in remote:
+                if cidr:
+                    routes.append(f"{cidr} via {leader.spec.private_addr} dev eth0 onlink")
+        # Kilo's routes are proto static; flushing those first drops routes a
+        # resync no longer wants and leaves the kernel's own alone.
+        batch = "route flush proto static\n" + "".join(f"route replace {r} proto static\n" for r in routes)
+        netns.run(["ip", "-n", node.ns, "-batch", "-"], input=batch.encode())
+
+    def _start_peer(self, peer: LabPeer) -> None:
+        """A running Kilo Peer, set up as wg-quick would from `showconf peer`."""
+        assert peer.ns
+        iface = "wg0"
+        self._start_wg(peer.ns, peer.wg_dir, peer.spec.name, iface)
+        path = os.path.join(peer.wg_dir, f"{iface}.conf")
+        with open(path, "w") as f:
+            os.fchmod(f.fileno(), 0o600)
+            f.write(wg.with_private_key(peer.conf, peer.private_key, wg.PORT))
+        wg.wg(peer.ns, peer.wg_dir, "setconf", iface, path)
+        netns.ip(peer.ns, "addr", "add", peer.spec.allowed_ips[0], "dev", iface)
+        netns.ip(peer.ns, "link", "set", iface, "up")
+        routes = []
+        for section in wg.parse_conf(peer.conf):
+            for cidr in section.items.get("AllowedIPs", []):
+                routes.append(f"route replace {cidr} dev {iface}\n")
+        netns.run(["ip", "-n", peer.ns, "-batch", "-"], input="".join(routes).encode())
+
+    def _wait_handshakes(self, timeout: float) -> None:
+        """Wait until every leader has shaken hands with every other leader."""
+        leaders = [n for n in self.nodes.values() if n.leader]
+        want = {n.public_key for n in leaders}
+        deadline = time.monotonic() + timeout
+        while True:
+            missing = []
+            for node in leaders:
+                seen = self.handshakes(node.name)
+                missing += [f"{node.name}->{k[:8]}" for k in want - {node.public_key} if not seen.get(k)]
+            if not missing:
+                return
+            if time.monotonic() > deadline:
+                raise LabError(f"no WireGuard handshake after {timeout}s: {', '.join(missing)}")
+            time.sleep(0.2)
+
+    def handshakes(self, node_name: str) -> dict[str, int]:
+        """Peer public key -> unix time of the latest handshake (0: none) on a node."""
+        node = self.node(node_name)
+        out = wg.wg(node.ns, node.wg_dir, "show", wg.IFACE, "latest-handshakes")
+        result = {}
+        for line in out.splitlines():
+            key, _, stamp = line.partition("\t")
+            result[key] = int(stamp or 0)
+        return result
+
+    # ------------------------------------------------------------------ faults
+    #
+    # Each fault returns a description and records how to undo it;
+    # clear_faults() undoes them all, newest first. Faults in the API (3, 4,
+    # 6) change only what the API serves; call resync() to make the mesh
+    # follow, as Kilo's agents would.
+
+    def _record(self, what: str, undo: Any) -> str:
+        self._undo.append((what, undo))
+        return what
+
+    def clear_faults(self) -> list[str]:
+        """Undo every injected fault and bring the mesh back in line with the API."""
+        cleared = []
+        while self._undo:
+            what, undo = self._undo.pop()
+            undo()
+            cleared.append(what)
+        if cleared:
+            self.resync()
+        return cleared
+
+    @property
+    def faults(self) -> list[str]:
+        return [what for what, _ in self._undo]
+
+    def fault_ip_forward(self, node_name: str) -> str:
+        """1. net.ipv4.ip_forward=0 on a node: it stops routing for its pods and location."""
+        node = self.node(node_name)
+        netns.sysctl(node.ns, "net.ipv4.ip_forward", 0)
+        return self._record(f"ip_forward=0 on {node.name}",
+                            lambda: netns.sysctl(node.ns, "net.ipv4.ip_forward", 1))
+
+    def fault_drop_wireguard(self, node_name: str) -> str:
+        """2. nftables in the node's namespace drops incoming UDP to the WireGuard port."""
+        node = self.node(node_name)
+        rules = (
+            "table inet kglab_fault {\n"
+            "  chain input { type filter hook input priority -10; policy accept;\n"
+            f"    udp dport {wg.PORT} drop\n  }}\n}}\n"
+        )
+        netns.run(netns.in_ns(node.ns, ["nft", "-f", "-"]), input=rules.encode())
+        return self._record(
+            f"UDP {wg.PORT} dropped on {node.name}",
+            lambda: netns.run(netns.in_ns(node.ns, ["nft", "delete", "table", "inet", "kglab_fault"]), check=False),
+        )
+
+    def fault_force_endpoint(self, node_name: str, endpoint: str = "198.51.100.99:51820") -> str:
+        """3. A wrong kilo.squat.ai/force-endpoint (default: an address nobody has)."""
+        node = self.node(node_name)
+        old = self._annotation(node.name, "kilo.squat.ai/force-endpoint")
+        self.annotate(node.name, {"kilo.squat.ai/force-endpoint": endpoint})
+        return self._record(f"force-endpoint of {node.name} = {endpoint}",
+                            lambda: self.annotate(node.name, {"kilo.squat.ai/force-endpoint": old}))
+
+    def fault_stale_last_seen(self, node_name: str, age: int = 3600) -> str:
+        """4. kilo.squat.ai/last-seen `age` seconds old (and no longer refreshed)."""
+        node = self.node(node_name)
+        with self._lock:
+            self._stale.add(node.name)
+            self.annotate(node.name, {"kilo.squat.ai/last-seen": str(int(time.time()) - age)})
+
+        def undo() -> None:
+            with self._lock:
+                self._stale.discard(node.name)
+                self.annotate(node.name, {"kilo.squat.ai/last-seen": str(int(time.time()))})
+
+        return self._record(f"last-seen of {node.name} {age}s old", undo)
+
+    def fault_node_args_without_metrics(self, node_name: str) -> str:
+        """6. k3s.io/node-args without `--kube-proxy-arg metrics-bind-address=0.0.0.0`."""
+        node = self.node(node_name)
+        old = self._annotation(node.name, "k3s.io/node-args")
+        self.annotate(node.name, {"k3s.io/node-args": json.dumps(
+            kube.node_args(self.spec, node.spec, metrics_bind=False))})
+        return self._record(f"node-args of {node.name} without metrics-bind-address",
+                            lambda: self.annotate(node.name, {"k3s.io/node-args": old}))
+
+    def fault_remove_peer(self, leader_name: str, peer_name: str) -> str:
+        """7. `wg set kilo0 peer KEY remove` by hand on a leader (config drift).
+
+        `peer_name` is another leader (its location's peer) or a Kilo Peer.
+        """
+        leader = self.node(leader_name)
+        if not leader.leader:
+            raise LabError(f"{leader.name} is not a leader")
+        key = self.peers[peer_name].public_key if peer_name in self.peers else self.node(peer_name).public_key
+        self.wg(leader.name, "set", wg.IFACE, "peer", key, "remove")
+        # Undo is the resync clear_faults() ends with: it restores kgctl-py's config.
+        return self._record(f"peer {peer_name} removed from {leader.name}'s {wg.IFACE}", lambda: None)
+
+    def _annotation(self, node_name: str, key: str) -> str | None:
+        from .api import get_object
+
+        return (get_object(self.api, "Node", node_name)["metadata"].get("annotations") or {}).get(key)
+
+    # ------------------------------------------------------------------ API helpers
+
+    def annotate(self, node_name: str, annotations: dict[str, str | None]) -> None:
+        """Merge annotations into a Node in the API server (None removes one)."""
+        self.patch_node(node_name, {"metadata": {"annotations": annotations}})
+
+    def patch_node(self, node_name: str, patch: dict[str, Any]) -> None:
+        """A JSON merge patch on a Node, as `kubectl patch --type merge` would send."""
+        if self.api is None:
+            return
+        from .api import patch_object
+
+        patch_object(self.api, "Node", self.node(node_name).name, patch)
+
+    def _start_heartbeat(self) -> None:
+        def beat() -> None:
+            while not self._stop.wait(LAST_SEEN_PERIOD):
+                now = str(int(time.time()))
+                for name in list(self.nodes):
+                    if name in self._stale:
+                        continue
+                    try:
+                        self.annotate(name, {"kilo.squat.ai/last-seen": now})
+                    except Exception:  # the server may be stopping; try next period
+                        pass
+
+        self._heartbeat = threading.Thread(target=beat, name="lab-last-seen", daemon=True)
+        self._heartbeat.start()
+
+    # ------------------------------------------------------------------ running things
+
+    def node(self, name: str) -> LabNode:
+        try:
+            return self.nodes[self.spec.node(name).name]
+        except KeyError:
+            raise LabError(f"no node {name!r} in the lab") from None
+
+    def leader_of(self, location: str) -> LabNode:
+        return next(n for n in self.nodes.values() if n.spec.location == location and n.leader)
+
+    def node_argv(self, node_name: str, argv: Sequence[str]) -> list[str]:
+        """argv as run on a node (host network), with its /run/wireguard."""
+        node = self.node(node_name)
+        return wg.with_wg_dir(node.ns, node.wg_dir, busybox_argv(argv))
+
+    def pod_argv(self, key: str, argv: Sequence[str]) -> list[str]:
+        return netns.in_ns(self.pods[key].ns, busybox_argv(argv))
+
+    def run_on_node(self, node_name: str, argv: Sequence[str], timeout: float = 15) -> subprocess.CompletedProcess[bytes]:
+        return netns.run(self.node_argv(node_name, argv), timeout=timeout, check=False)
+
+    def run_in_pod(self, key: str, argv: Sequence[str], timeout: float = 15) -> subprocess.CompletedProcess[bytes]:
+        return netns.run(self.pod_argv(key, argv), timeout=timeout, check=False)
+
+    def wg(self, node_name: str, *args: str) -> str:
+        node = self.node(node_name)
+        return wg.wg(node.ns, node.wg_dir, *args)
+
+    def ping(self, src_pod: str, dst_ip: str, wait: int = 2) -> bool:
+        proc = self.run_in_pod(src_pod, ["ping", "-c", "1", "-W", str(wait), dst_ip], timeout=wait + 5)
+        return proc.returncode == 0
+
+    def ping_matrix(self, pods: Sequence[str] | None = None, wait: int = 2) -> list[PingResult]:
+        """Every pod pings every other pod once, in parallel (bounded by `wait`)."""
+        keys = list(pods) if pods is not None else sorted(self.pods)
+        pairs = [(a, b) for a in keys for b in keys if a != b]
+        procs = [
+            (a, b, subprocess.Popen(self.pod_argv(a, ["ping", "-c", "1", "-W", str(wait), self.pods[b].ip]),
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            for a, b in pairs
+        ]
+        results = []
+        for a, b, proc in procs:
+            try:
+                ok = proc.wait(timeout=wait + 10) == 0
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+                ok = False
+            results.append(PingResult(a, b, ok))
+        return results
+
+    def kgctl(self, *args: str, operator: bool = False, check: bool = True,
+              timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
+        """Run kgctl-py against the lab, from the host or from the operator's laptop.
+
+        From the operator namespace the kubeconfig points at the server's
+        public IP (https://<ty1 public IP>:6443), as in the blog.
+        """
+        if operator:
+            argv = netns.in_ns(self.operator_ns, [*self.kgctl_argv, "--kubeconfig", self.operator_kubeconfig, *args])
+        else:
+            argv = [*self.kgctl_argv, "--kubeconfig", self.kubeconfig, *args]
+        env = dict(os.environ, HOME=self.workdir)
+        env.pop("KUBECONFIG", None)
+        proc = subprocess.run(argv, capture_output=True, timeout=timeout, check=False, env=env, cwd=REPO)
+        if check and proc.returncode != 0:
+            raise LabError(f"kgctl {' '.join(args)} exited {proc.returncode}: {proc.stderr.decode().strip()}")
+        return proc
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "prefix": self.prefix,
+            "kubeconfig": self.kubeconfig,
+            "operator_kubeconfig": self.operator_kubeconfig,
+            "operator_ns": self.operator_ns,
+            "api": getattr(self.api, "url", None),
+            "up_seconds": self.up_seconds,
+            "nodes": {
+                n.name: {"ns": n.ns, "leader": n.leader, "wireguard_ip": n.wg_ip,
+                         "private_ip": n.spec.private_ip, "public_ip": n.spec.public_ip,
+                         "pods": {p.key: p.ip for p in n.pods}}
+                for n in self.nodes.values()
+            },
+            "peers": {p.spec.name: {"ns": p.ns} for p in self.peers.values()},
+        }
+
+
+# ---------------------------------------------------------------------- helpers
+
+TOOLS = ("ip", "wireguard-go", "wg", "busybox", "unshare", "nft")
+
+
+def check_tools() -> None:
+    if os.geteuid() != 0:
+        raise LabError("the lab needs root (network namespaces, wireguard-go)")
+    missing = [t for t in TOOLS if shutil.which(t) is None]
+    if missing:
+        raise LabError(f"the lab needs {', '.join(missing)} (see tests/lab/README.md)")
+    if not os.path.exists("/dev/net/tun"):
+        raise LabError("the lab needs /dev/net/tun for wireguard-go")
+
+
+def default_kgctl() -> list[str]:
+    """`$KGCTL_LAB_KGCTL` (split on spaces) or kgctl-py, installed or from the tree."""
+    if env := os.environ.get("KGCTL_LAB_KGCTL"):
+        return env.split()
+    if path := shutil.which("kgctl-py"):
+        return [path]
+    return [sys.executable, "-m", "kgctl_py"]
+
+
+_BUSYBOX_ONLY = {"ping", "ping6", "nslookup", "wget", "traceroute"}
+
+
+def busybox_argv(argv: Sequence[str]) -> list[str]:
+    """Pods in the lab run busybox's applets, as busybox and Alpine images do.
+
+    Commands the host has (cat, wg, ip, sh, nft) run as they are; ping and
+    the network applets go to busybox so their output is what a busybox pod
+    would print.
+    """
+    argv = list(argv)
+    if argv and (argv[0] in _BUSYBOX_ONLY or shutil.which(argv[0]) is None):
+        return ["busybox", *argv]
+    return argv
+
+
+def _sysctls(ns: str, forward: int) -> None:
+    # One shell per namespace: IPv4 forwarding as Kilo needs it, no IPv6
+    # (the lab is IPv4; it keeps link-local chatter and DAD out of the way).
+    script = (
+        f"echo {forward} > /proc/sys/net/ipv4/ip_forward && "
+        "echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6 && "
+        "echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6"
+    )
+    netns.run(netns.in_ns(ns, ["sh", "-c", script]))
+
+
+def _host_in(cidr: str, n: int) -> str:
+    return str(ipaddress.ip_interface(cidr).network[n])
+
+
+__all__ = ["Lab", "LabError", "LabNode", "LabPeer", "LabPod", "PingResult"]
