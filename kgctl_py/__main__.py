@@ -1,0 +1,3 @@
+from kgctl_py.cli import main
+
+main()

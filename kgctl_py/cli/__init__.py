@@ -1,0 +1,141 @@
+"""The click layer: parse arguments, call the core, print, exit.
+
+kgctl's global flags may stand before or after the subcommand, as with cobra's
+persistent flags, so every command carries them (``global_options``).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import click
+
+from kgctl_py import KGCTL_COMPAT_VERSION, __version__
+from kgctl_py.errors import CliError, ExitCode
+
+GRANULARITIES = ("location", "full", "auto")
+DEFAULT_TIMEOUT = 30.0
+
+
+class CompletingChoice(click.ParamType):
+    """A string whose values complete like a choice, validated later with kgctl's messages."""
+
+    name = "text"
+
+    def __init__(self, choices: tuple[str, ...]) -> None:
+        self.choices = choices
+
+    def shell_complete(self, ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+        from click.shell_completion import CompletionItem
+
+        return [CompletionItem(c) for c in self.choices if c.startswith(incomplete)]
+
+
+@dataclass
+class Settings:
+    kubeconfig: str | None = None
+    context: str | None = None
+    backend: str = "kubernetes"
+    mesh_granularity: str = "auto"
+    port: int = 51820
+    topology_label: str = "topology.kubernetes.io/region"
+    snapshot: str | None = None
+    now: int | None = None
+    request_timeout: float = DEFAULT_TIMEOUT
+
+
+def settings(ctx: click.Context) -> Settings:
+    values = ctx.find_root().meta.setdefault("kgctl_py.settings", {})
+    return Settings(**values)
+
+
+def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    if value is not None and param.name is not None:
+        ctx.find_root().meta.setdefault("kgctl_py.settings", {})[param.name] = value
+    return value
+
+
+def _kubeconfig_help() -> str:
+    from kgctl_py.kube.kubeconfig import default_kubeconfig
+
+    return f"Path to kubeconfig. (default {default_kubeconfig()!r})"
+
+
+_GLOBAL_OPTIONS: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
+    click.option("--kubeconfig", metavar="PATH", help="Path to kubeconfig (default: $KUBECONFIG, merged like kubectl, else ~/.kube/config).", expose_value=False, callback=_remember),
+    click.option("--context", metavar="NAME", help="The kubeconfig context to use.", expose_value=False, callback=_remember),
+    click.option("--backend", metavar="NAME", type=CompletingChoice(("kubernetes",)), help="The backend for the mesh. Possible values: kubernetes.", expose_value=False, callback=_remember),
+    click.option("--mesh-granularity", metavar="GRANULARITY", type=CompletingChoice(GRANULARITIES), help="The granularity of the network mesh to create. Possible values: location, full, auto. (default auto)", expose_value=False, callback=_remember),
+    click.option("--port", type=int, metavar="PORT", help="The WireGuard port over which the nodes communicate. (default 51820)", expose_value=False, callback=_remember),
+    click.option("--topology-label", metavar="LABEL", help="Kubernetes node label used to group nodes into logical locations. (default topology.kubernetes.io/region)", expose_value=False, callback=_remember),
+    click.option("--snapshot", metavar="FILE", help="Read a `kubectl get nodes,peers -o yaml|json` dump (or `kgctl-py snapshot`) instead of the cluster; '-' reads stdin.", expose_value=False, callback=_remember),
+    click.option("--now", type=int, metavar="UNIX", help="Judge node readiness (last-seen within 60 s) at this Unix time. With --snapshot the default is the capture time, else the newest last-seen.", expose_value=False, callback=_remember),
+    click.option("--request-timeout", type=float, metavar="SECONDS", help="Give up on an API request after this long. (default 30)", expose_value=False, callback=_remember),
+]
+
+
+def global_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(_GLOBAL_OPTIONS):
+        f = option(f)
+    return f
+
+
+def validate_globals(s: Settings) -> None:
+    """kgctl's checks of its global flags, in kgctl's order and words."""
+    if not 1 <= s.port <= 65535:
+        raise CliError(f"invalid port: port mus be in range [1:65535], but got {s.port}", ExitCode.USAGE)
+    if s.mesh_granularity not in GRANULARITIES:
+        raise CliError(f"mesh granularity {s.mesh_granularity} unknown; posible values are: [location full auto]", ExitCode.USAGE)
+    if s.backend != "kubernetes":
+        raise CliError(f"backend {s.backend} unknown; posible values are: [kubernetes]", ExitCode.USAGE)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", message=f"kgctl-py %(version)s (compatible with kgctl {KGCTL_COMPAT_VERSION})")
+@global_options
+def cli() -> None:
+    """Manage a Kilo network: a kgctl-compatible CLI plus a cluster doctor."""
+
+
+def main(argv: list[str] | None = None, prog_name: str = "kgctl-py") -> None:
+    """Entry point: every failure ends as one line on stderr and an exit code."""
+    from kgctl_py.cli import commands  # noqa: F401  (registers the commands)
+
+    try:
+        code = cli.main(args=argv, prog_name=prog_name, standalone_mode=False)
+    except click.ClickException as err:
+        err.show()
+        code = ExitCode.USAGE
+    except click.exceptions.Abort:
+        click.echo("kgctl-py: interrupted", err=True)
+        code = ExitCode.INTERRUPTED
+    except click.exceptions.Exit as err:
+        code = err.exit_code
+    except CliError as err:
+        click.echo(err.message, err=True)
+        code = err.code
+    except KeyboardInterrupt:
+        click.echo("kgctl-py: interrupted", err=True)
+        code = ExitCode.INTERRUPTED
+    except BrokenPipeError:
+        code = ExitCode.OK
+    except SystemExit as err:
+        # click exits by itself when stdout is a closed pipe.
+        code = err.code if isinstance(err.code, int) else ExitCode.FAILURE
+    if _stdout_closed():
+        # A reader like `head` went away; that is not an error of ours.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        code = ExitCode.OK
+    sys.exit(int(code or 0))
+
+
+def _stdout_closed() -> bool:
+    try:
+        sys.stdout.flush()
+    except (BrokenPipeError, ValueError):
+        return True
+    return False

@@ -1,0 +1,33 @@
+"""Exit codes and the one error type the CLI turns into a one-line message."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Exit statuses of every kgctl-py command (documented in the README)."""
+
+    OK = 0
+    # The command ran and found a problem: kgctl's own errors about the mesh
+    # (no ready nodes, unknown node, subnet exhausted), or a failed doctor check.
+    FAILURE = 1
+    # Bad flags or arguments, or an unreadable snapshot or kubeconfig.
+    USAGE = 2
+    # The API server could not be reached: refused, DNS, TLS or timeout.
+    API_UNREACHABLE = 3
+    # The API server refused us: 401 or 403.
+    API_DENIED = 4
+    # The API server answered with an error: 404 (e.g. the Peer CRD), 5xx.
+    API_ERROR = 5
+    # Interrupted by SIGINT or SIGTERM.
+    INTERRUPTED = 130
+
+
+class CliError(Exception):
+    """An error reported as ``kgctl-py: <message>`` with ``code``."""
+
+    def __init__(self, message: str, code: ExitCode = ExitCode.FAILURE) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code

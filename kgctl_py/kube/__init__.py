@@ -1,0 +1,7 @@
+"""Talking to the Kubernetes API: kubeconfig resolution and a small REST client.
+
+``graph`` and ``showconf`` need three GETs; importing the ``kubernetes``
+package alone costs more than kgctl's whole run, so those paths use this
+client.  Commands that need the full client (doctor's live checks, exec) load
+the ``kubernetes`` package lazily.
+"""

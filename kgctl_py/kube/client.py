@@ -1,0 +1,190 @@
+"""A small, read-mostly Kubernetes REST client on the standard library.
+
+Retries idempotent reads on 5xx and dropped connections, follows list paging,
+and turns every failure into a one-line ``CliError`` that says what failed,
+on which resource, with which verb, and what to check.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import os
+import socket
+import ssl
+import tempfile
+import time
+import urllib.parse
+from typing import Any, Iterator
+
+from kgctl_py.errors import CliError, ExitCode
+from kgctl_py.kube.kubeconfig import ClusterAuth
+
+DEFAULT_TIMEOUT = 30.0
+PAGE_SIZE = 500
+RETRIES = 3
+
+
+class ApiError(CliError):
+    """An HTTP error status from the API server."""
+
+    def __init__(self, message: str, code: ExitCode, status: int) -> None:
+        super().__init__(message, code)
+        self.status = status
+
+
+def _ssl_context(auth: ClusterAuth) -> ssl.SSLContext:
+    ctx = ssl.create_default_context()
+    if auth.insecure:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    elif auth.ca_data:
+        try:
+            ctx.load_verify_locations(cadata=auth.ca_data.decode("ascii", "replace"))
+        except (ssl.SSLError, ValueError):
+            raise CliError("failed to create Kubernetes config: the certificate authority data is not a valid PEM certificate", ExitCode.USAGE) from None
+    if auth.cert_data and auth.key_data:
+        # ssl only loads client certificates from files: write them privately and remove them at once.
+        fd, path = tempfile.mkstemp(prefix="kgctl-py-", suffix=".pem")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(auth.cert_data.rstrip(b"\n") + b"\n" + auth.key_data)
+            ctx.load_cert_chain(path)
+        except (ssl.SSLError, ValueError):
+            raise CliError("failed to create Kubernetes config: the client certificate or key is not valid PEM", ExitCode.USAGE) from None
+        finally:
+            os.unlink(path)
+    return ctx
+
+
+class Client:
+    def __init__(self, auth: ClusterAuth, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.auth = auth
+        self.timeout = timeout
+        url = urllib.parse.urlsplit(auth.server)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise CliError(f"failed to create Kubernetes config: invalid server URL {auth.server!r}", ExitCode.USAGE)
+        self.scheme = url.scheme
+        self.host = url.hostname
+        self.port = url.port or (443 if url.scheme == "https" else 80)
+        self.prefix = url.path.rstrip("/")
+        self._ctx = _ssl_context(auth) if url.scheme == "https" else None
+        self._conn: http.client.HTTPConnection | None = None
+        self.headers = {"Accept": "application/json", "User-Agent": "kgctl-py"}
+        if auth.token:
+            self.headers["Authorization"] = f"Bearer {auth.token}"
+        elif auth.username:
+            basic = base64.b64encode(f"{auth.username}:{auth.password}".encode()).decode()
+            self.headers["Authorization"] = f"Basic {basic}"
+
+    def _connection(self) -> http.client.HTTPConnection:
+        if self._conn is None:
+            if self._ctx is not None:
+                self._conn = http.client.HTTPSConnection(
+                    self.host, self.port, timeout=self.timeout, context=self._ctx
+                )
+            else:
+                self._conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def request(self, method: str, path: str, params: dict[str, Any] | None = None, body: Any = None, what: str = "") -> Any:
+        """One API call; JSON in and out.  ``what`` names the resource in errors."""
+        query = "?" + urllib.parse.urlencode(params, doseq=True) if params else ""
+        target = self.prefix + path + query
+        payload = json.dumps(body).encode() if body is not None else None
+        headers = dict(self.headers)
+        if payload is not None:
+            headers["Content-Type"] = "application/merge-patch+json" if method == "PATCH" else "application/json"
+        attempts = RETRIES if method in ("GET", "HEAD") else 1
+        what = what or path
+        for attempt in range(attempts):
+            try:
+                conn = self._connection()
+                conn.request(method, target, body=payload, headers=headers)
+                resp = conn.getresponse()
+                data = resp.read()
+            except (ConnectionResetError, ConnectionAbortedError, BrokenPipeError, http.client.RemoteDisconnected, http.client.IncompleteRead) as err:
+                self.close()
+                if attempt + 1 < attempts:
+                    time.sleep(0.2 * 2**attempt)
+                    continue
+                raise CliError(f"cannot {_verb(method)} {what}: the connection to {self.auth.server} was reset ({type(err).__name__}); is the API server healthy?", ExitCode.API_UNREACHABLE) from None
+            except (socket.timeout, TimeoutError):
+                self.close()
+                raise CliError(f"cannot {_verb(method)} {what}: no answer from {self.auth.server} within {self.timeout:g}s; check the server or raise --request-timeout", ExitCode.API_UNREACHABLE) from None
+            except ssl.SSLCertVerificationError as err:
+                self.close()
+                raise CliError(f"cannot {_verb(method)} {what}: TLS verification of {self.auth.server} failed ({err.verify_message}); check certificate-authority-data and the server name in the kubeconfig", ExitCode.API_UNREACHABLE) from None
+            except ssl.SSLError as err:
+                self.close()
+                raise CliError(f"cannot {_verb(method)} {what}: TLS error with {self.auth.server} ({err.reason or 'handshake failed'})", ExitCode.API_UNREACHABLE) from None
+            except socket.gaierror:
+                self.close()
+                raise CliError(f"cannot {_verb(method)} {what}: cannot resolve the API server host {self.host!r}; check the server URL in the kubeconfig", ExitCode.API_UNREACHABLE) from None
+            except OSError as err:
+                self.close()
+                reason = err.strerror or type(err).__name__
+                raise CliError(f"cannot {_verb(method)} {what}: cannot connect to {self.auth.server}: {reason}; is the API server running and the kubeconfig right?", ExitCode.API_UNREACHABLE) from None
+            if resp.status >= 500 and attempt + 1 < attempts:
+                time.sleep(0.2 * 2**attempt)
+                continue
+            if resp.status >= 400:
+                raise _api_error(resp.status, data, method, what, self.auth.server)
+            if not data:
+                return None
+            try:
+                return json.loads(data)
+            except ValueError:
+                raise CliError(f"cannot {_verb(method)} {what}: the API server sent something that is not JSON", ExitCode.API_ERROR) from None
+        raise AssertionError("unreachable")
+
+    def get(self, path: str, params: dict[str, Any] | None = None, what: str = "") -> Any:
+        return self.request("GET", path, params, what=what)
+
+    def list(self, path: str, params: dict[str, Any] | None = None, what: str = "") -> list[dict[str, Any]]:
+        """Every item of a list, following ``continue`` tokens."""
+        return list(self.iter_list(path, params, what))
+
+    def iter_list(self, path: str, params: dict[str, Any] | None = None, what: str = "") -> Iterator[dict[str, Any]]:
+        query = dict(params or {})
+        query["limit"] = PAGE_SIZE
+        while True:
+            page = self.get(path, query, what=what)
+            if not isinstance(page, dict):
+                raise CliError(f"cannot list {what or path}: the API server did not send a list", ExitCode.API_ERROR)
+            items = page.get("items") or []
+            yield from (i for i in items if isinstance(i, dict))
+            token = (page.get("metadata") or {}).get("continue")
+            if not token:
+                return
+            query["continue"] = token
+
+
+def _verb(method: str) -> str:
+    return {"GET": "get", "POST": "create", "DELETE": "delete", "PATCH": "patch", "PUT": "update"}.get(method, method.lower())
+
+
+def _api_error(status: int, data: bytes, method: str, what: str, server: str) -> ApiError:
+    message = ""
+    try:
+        body = json.loads(data)
+        if isinstance(body, dict):
+            message = str(body.get("message") or "")
+    except ValueError:
+        pass
+    verb = _verb(method)
+    if status == 401:
+        return ApiError(f"cannot {verb} {what}: the API server at {server} rejected our credentials (401 Unauthorized); check the token or client certificate in the kubeconfig", ExitCode.API_DENIED, status)
+    if status == 403:
+        detail = f": {message}" if message else ""
+        return ApiError(f"cannot {verb} {what}: forbidden (403){detail}; ask for RBAC permission to {verb} it", ExitCode.API_DENIED, status)
+    if status == 404:
+        return ApiError(message or f"{what} not found", ExitCode.API_ERROR, status)
+    detail = f": {message}" if message else ""
+    return ApiError(f"cannot {verb} {what}: the API server answered {status}{detail}", ExitCode.API_ERROR, status)

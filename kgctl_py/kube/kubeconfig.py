@@ -1,0 +1,228 @@
+"""Resolve a kubeconfig into what a client needs: server, TLS and credentials.
+
+Follows kubectl's rules: ``KUBECONFIG`` may list several files, merged so
+that the first file to define a name (or the current context) wins; relative
+paths in a file are relative to that file; ``--context`` picks another context.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+from dataclasses import dataclass, field
+from typing import Any
+
+from kgctl_py.errors import CliError, ExitCode
+
+IN_CLUSTER_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+IN_CLUSTER_CA = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
+
+
+@dataclass
+class ClusterAuth:
+    """Everything needed to talk to one API server as one user."""
+
+    server: str
+    ca_data: bytes | None = None
+    insecure: bool = False
+    tls_server_name: str | None = None
+    token: str | None = None
+    cert_data: bytes | None = None
+    key_data: bytes | None = None
+    username: str | None = None
+    password: str | None = None
+    context: str = ""
+    sources: list[str] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        # Never let credentials reach a log line or a traceback.
+        return f"ClusterAuth(server={self.server!r}, context={self.context!r})"
+
+
+def default_kubeconfig() -> str:
+    """kgctl's default for ``--kubeconfig``: ``$KUBECONFIG`` if it exists, else ``~/.kube/config``."""
+    env = os.environ.get("KUBECONFIG", "")
+    if env and os.path.exists(env):
+        return env
+    return os.path.join(os.environ.get("HOME", ""), ".kube/config")
+
+
+def kubeconfig_paths(explicit: str | None) -> list[str]:
+    if explicit:
+        return [explicit]
+    env = os.environ.get("KUBECONFIG", "")
+    if env:
+        return [p for p in env.split(os.pathsep) if p]
+    return [os.path.join(os.path.expanduser("~"), ".kube", "config")]
+
+
+def _load_yaml(path: str) -> dict[str, Any]:
+    import yaml
+
+    try:
+        with open(path, "rb") as f:
+            data = yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except OSError as err:
+        raise CliError(f"failed to create Kubernetes config: cannot read kubeconfig {path}: {err.strerror}", ExitCode.USAGE) from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise CliError(f"failed to create Kubernetes config: kubeconfig {path} is not valid YAML{where}", ExitCode.USAGE) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise CliError(f"failed to create Kubernetes config: kubeconfig {path} is not a mapping", ExitCode.USAGE)
+    return data
+
+
+def _merge(paths: list[str]) -> tuple[dict[str, Any], list[str]]:
+    merged: dict[str, Any] = {"clusters": {}, "users": {}, "contexts": {}, "current-context": ""}
+    used = []
+    for path in paths:
+        if not os.path.exists(path) and len(paths) > 1:
+            continue  # kubectl skips missing files in a KUBECONFIG list
+        data = _load_yaml(path)
+        used.append(path)
+        base = os.path.dirname(os.path.abspath(path))
+        for section, inner in (("clusters", "cluster"), ("users", "user"), ("contexts", "context")):
+            for entry in data.get(section) or []:
+                if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+                    continue
+                body = entry.get(inner) or {}
+                if isinstance(body, dict) and entry["name"] not in merged[section]:
+                    merged[section][entry["name"]] = (body, base)
+        if not merged["current-context"] and isinstance(data.get("current-context"), str):
+            merged["current-context"] = data["current-context"]
+    return merged, used
+
+
+def _read_file(path: str, base: str, what: str) -> bytes:
+    full = path if os.path.isabs(path) else os.path.join(base, path)
+    try:
+        with open(full, "rb") as f:
+            return f.read()
+    except OSError as err:
+        raise CliError(f"failed to create Kubernetes config: cannot read {what} {full}: {err.strerror}", ExitCode.USAGE) from None
+
+
+def _data(body: dict[str, Any], key: str, base: str, what: str) -> bytes | None:
+    if body.get(f"{key}-data"):
+        try:
+            return base64.b64decode(body[f"{key}-data"])
+        except (ValueError, TypeError):
+            raise CliError(f"failed to create Kubernetes config: {key}-data is not valid base64", ExitCode.USAGE) from None
+    if body.get(key):
+        return _read_file(str(body[key]), base, what)
+    return None
+
+
+def _run_exec_plugin(spec: dict[str, Any], base: str) -> dict[str, Any]:
+    command = spec.get("command")
+    if not isinstance(command, str) or not command:
+        raise CliError("failed to create Kubernetes config: exec plugin has no command", ExitCode.USAGE)
+    if "/" in command and not os.path.isabs(command):
+        command = os.path.join(base, command)
+    args = [str(a) for a in spec.get("args") or []]
+    env = dict(os.environ)
+    for item in spec.get("env") or []:
+        if isinstance(item, dict) and "name" in item:
+            env[str(item["name"])] = str(item.get("value", ""))
+    api_version = spec.get("apiVersion") or "client.authentication.k8s.io/v1"
+    env["KUBERNETES_EXEC_INFO"] = json.dumps(
+        {"apiVersion": api_version, "kind": "ExecCredential", "spec": {"interactive": False}}
+    )
+    try:
+        proc = subprocess.run([command, *args], env=env, capture_output=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        raise CliError(f"failed to create Kubernetes config: exec plugin {command} failed: {err}", ExitCode.USAGE) from None
+    if proc.returncode != 0:
+        raise CliError(f"failed to create Kubernetes config: exec plugin {command} exited with status {proc.returncode}", ExitCode.API_DENIED)
+    try:
+        cred = json.loads(proc.stdout)
+        status = cred["status"]
+        assert isinstance(status, dict)
+    except (ValueError, KeyError, TypeError, AssertionError):
+        raise CliError(f"failed to create Kubernetes config: exec plugin {command} did not print an ExecCredential", ExitCode.USAGE) from None
+    return status
+
+
+def resolve(kubeconfig: str | None, context: str | None = None) -> ClusterAuth:
+    """The server and credentials of the chosen context."""
+    paths = kubeconfig_paths(kubeconfig)
+    if len(paths) == 1 and not os.path.exists(paths[0]):
+        in_cluster = _in_cluster()
+        if in_cluster is not None and not kubeconfig:
+            return in_cluster
+        raise CliError(f"failed to create Kubernetes config: stat {paths[0]}: no such file or directory", ExitCode.USAGE)
+    merged, used = _merge(paths)
+    name = context or merged["current-context"]
+    if not name:
+        raise CliError("failed to create Kubernetes config: no current context is set in the kubeconfig; use --context", ExitCode.USAGE)
+    if name not in merged["contexts"]:
+        raise CliError(f'failed to create Kubernetes config: context "{name}" does not exist', ExitCode.USAGE)
+    ctx, _ = merged["contexts"][name]
+    cluster_name, user_name = ctx.get("cluster"), ctx.get("user")
+    if cluster_name not in merged["clusters"]:
+        raise CliError(f'failed to create Kubernetes config: cluster "{cluster_name}" of context "{name}" does not exist', ExitCode.USAGE)
+    cluster, cbase = merged["clusters"][cluster_name]
+    server = cluster.get("server")
+    if not isinstance(server, str) or not server:
+        raise CliError(f'failed to create Kubernetes config: cluster "{cluster_name}" has no server', ExitCode.USAGE)
+    auth = ClusterAuth(
+        server=server.rstrip("/"),
+        ca_data=_data(cluster, "certificate-authority", cbase, "certificate authority"),
+        insecure=bool(cluster.get("insecure-skip-tls-verify")),
+        tls_server_name=cluster.get("tls-server-name") or None,
+        context=name,
+        sources=used,
+    )
+    user, ubase = merged["users"].get(user_name, ({}, cbase))
+    if user.get("token"):
+        auth.token = str(user["token"])
+    elif user.get("tokenFile"):
+        auth.token = _read_file(str(user["tokenFile"]), ubase, "token file").decode().strip()
+    auth.cert_data = _data(user, "client-certificate", ubase, "client certificate")
+    auth.key_data = _data(user, "client-key", ubase, "client key")
+    if user.get("username"):
+        auth.username, auth.password = str(user["username"]), str(user.get("password", ""))
+    if isinstance(user.get("exec"), dict):
+        status = _run_exec_plugin(user["exec"], ubase)
+        if status.get("token"):
+            auth.token = str(status["token"])
+        if status.get("clientCertificateData"):
+            auth.cert_data = str(status["clientCertificateData"]).encode()
+            auth.key_data = str(status.get("clientKeyData", "")).encode()
+    elif isinstance(user.get("auth-provider"), dict):
+        auth.token = _auth_provider_token(kubeconfig, name)
+    return auth
+
+
+def _auth_provider_token(kubeconfig: str | None, context: str) -> str | None:
+    """Legacy auth providers (oidc, gcp, azure): let the official client do it."""
+    try:
+        from kubernetes import client, config  # heavy; only for this rare path
+    except ImportError:  # pragma: no cover - kubernetes is a dependency
+        raise CliError("failed to create Kubernetes config: auth-provider needs the kubernetes package", ExitCode.USAGE) from None
+    configuration = client.Configuration()
+    try:
+        config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=configuration)
+    except Exception as err:  # the client raises many types here
+        raise CliError(f"failed to create Kubernetes config: auth-provider: {type(err).__name__}", ExitCode.USAGE) from None
+    value = (configuration.api_key or {}).get("authorization", "")
+    return value.split(" ", 1)[1] if value.lower().startswith("bearer ") else value or None
+
+
+def _in_cluster() -> ClusterAuth | None:
+    host, port = os.environ.get("KUBERNETES_SERVICE_HOST"), os.environ.get("KUBERNETES_SERVICE_PORT")
+    if not host or not port or not os.path.exists(IN_CLUSTER_TOKEN):
+        return None
+    with open(IN_CLUSTER_TOKEN) as f:
+        token = f.read().strip()
+    ca = None
+    if os.path.exists(IN_CLUSTER_CA):
+        with open(IN_CLUSTER_CA, "rb") as f:
+            ca = f.read()
+    host = f"[{host}]" if ":" in host else host
+    return ClusterAuth(server=f"https://{host}:{port}", ca_data=ca, token=token, context="in-cluster")

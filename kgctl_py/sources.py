@@ -1,0 +1,145 @@
+"""Where cluster objects come from: the live API, or a snapshot file.
+
+Both give the same ``ClusterObjects``; the core never knows which it got.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from kgctl_py.errors import CliError, ExitCode
+from kgctl_py.mesh import annotations as ann
+from kgctl_py.mesh.annotations import parse_go_int64
+
+NODES = "/api/v1/nodes"
+PEERS = "/apis/kilo.squat.ai/v1alpha1/peers"
+PEER_CRD = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/peers.kilo.squat.ai"
+KILO_PODS = "/api/v1/pods"
+KILO_POD_SELECTOR = "app.kubernetes.io/name=kilo"
+# Written by ``kgctl-py snapshot`` into the List's metadata.
+CAPTURED_AT = "kgctl-py.squat.ai/captured-at"
+CRD_PRESENT = "kgctl-py.squat.ai/peer-crd"
+
+
+@dataclass
+class ClusterObjects:
+    nodes: list[dict[str, Any]]
+    peers: list[dict[str, Any]]
+    pods: list[dict[str, Any]] = field(default_factory=list)
+    crd_present: bool = True
+    # The time readiness is judged at (Unix seconds).
+    now: int = 0
+    source: str = ""
+
+
+def crd_missing_error(detail: str) -> CliError:
+    return CliError(f"failed to initialize peer backend: CRD is not present: {detail}", ExitCode.API_ERROR)
+
+
+def from_cluster(kubeconfig: str | None, context: str | None, timeout: float, need_peers: bool = True, with_pods: bool = False) -> ClusterObjects:
+    from kgctl_py.kube.client import ApiError, Client
+    from kgctl_py.kube.kubeconfig import resolve
+
+    client = Client(resolve(kubeconfig, context), timeout=timeout)
+    try:
+        nodes = client.list(NODES, what="nodes")
+        peers: list[dict[str, Any]] = []
+        if need_peers:
+            try:
+                client.get(PEER_CRD, what="customresourcedefinition peers.kilo.squat.ai")
+            except ApiError as err:
+                if err.status != 404:
+                    raise
+                raise crd_missing_error('customresourcedefinitions.apiextensions.k8s.io "peers.kilo.squat.ai" not found') from None
+            peers = client.list(PEERS, what="peers.kilo.squat.ai")
+        pods = client.list(KILO_PODS, {"labelSelector": KILO_POD_SELECTOR}, what="pods") if with_pods else []
+    finally:
+        client.close()
+    return ClusterObjects(nodes, peers, pods, True, int(time.time()), client.auth.server)
+
+
+def _parse_snapshot_text(text: str, name: str) -> Any:
+    stripped = text.lstrip()
+    if stripped.startswith("{") or stripped.startswith("["):
+        try:
+            return json.loads(text)
+        except ValueError as err:
+            raise CliError(f"cannot read snapshot {name}: invalid JSON: {err}", ExitCode.USAGE) from None
+    import yaml
+
+    try:
+        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(err, "problem", None) or "not valid YAML"
+        raise CliError(f"cannot read snapshot {name}: invalid YAML{where}: {problem}", ExitCode.USAGE) from None
+
+
+def read_snapshot(path: str, now: int | None = None) -> ClusterObjects:
+    """Read a ``kubectl get nodes,peers -o yaml|json`` dump (``-`` is stdin).
+
+    Readiness is judged at ``now`` if given, else at the capture time the file
+    records, else at the newest ``last-seen`` in the file: a dump shows the
+    cluster as it was when the freshest node last checked in.
+    """
+    name = "<stdin>" if path == "-" else path
+    try:
+        raw = sys.stdin.buffer.read() if path == "-" else open(path, "rb").read()
+    except OSError as err:
+        raise CliError(f"cannot read snapshot {name}: {err.strerror}", ExitCode.USAGE) from None
+    if b"\x00" in raw:
+        raise CliError(f"cannot read snapshot {name}: it is a binary file, not YAML or JSON", ExitCode.USAGE)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise CliError(f"cannot read snapshot {name}: it is not UTF-8 text", ExitCode.USAGE) from None
+    doc = _parse_snapshot_text(text, name)
+    if not isinstance(doc, dict):
+        raise CliError(f"cannot read snapshot {name}: expected a Kubernetes List object, got {type(doc).__name__}", ExitCode.USAGE)
+    kind = doc.get("kind")
+    if kind in ("Node", "Peer"):
+        items = [doc]
+    elif isinstance(kind, str) and kind.endswith("List"):
+        items = doc.get("items")
+        if items is None:
+            items = []
+        if not isinstance(items, list):
+            raise CliError(f"cannot read snapshot {name}: items is not a list", ExitCode.USAGE)
+    else:
+        raise CliError(f"cannot read snapshot {name}: expected kind List (kubectl get nodes,peers -o yaml), got kind {kind!r}", ExitCode.USAGE)
+    nodes, peers, pods = [], [], []
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        item_kind = item.get("kind")
+        if item_kind == "Node":
+            nodes.append(item)
+        elif item_kind == "Peer" and str(item.get("apiVersion", "")).startswith("kilo.squat.ai/"):
+            peers.append(item)
+        elif item_kind == "Pod":
+            pods.append(item)
+    meta = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
+    notes = meta.get("annotations") if isinstance(meta.get("annotations"), dict) else {}
+    crd_present = str(notes.get(CRD_PRESENT, "true")).lower() != "false"
+    if now is None:
+        now = _snapshot_time(notes, nodes)
+    return ClusterObjects(nodes, peers, pods, crd_present, now, name)
+
+
+def _snapshot_time(notes: dict[str, Any], nodes: list[dict[str, Any]]) -> int:
+    captured = parse_go_int64(str(notes.get(CAPTURED_AT, "")))
+    if captured is not None:
+        return captured
+    seen = []
+    for node in nodes:
+        meta = node.get("metadata") if isinstance(node.get("metadata"), dict) else {}
+        value = (meta.get("annotations") or {}).get(ann.LAST_SEEN) if isinstance(meta.get("annotations"), dict) else None
+        parsed = parse_go_int64(value) if isinstance(value, str) else None
+        if parsed is not None:
+            seen.append(parsed)
+    return max(seen) if seen else int(time.time())
