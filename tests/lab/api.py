@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import os
+import ssl
 import subprocess
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
@@ -46,7 +47,7 @@ class LabPodHooks:
         if spec.get("hostNetwork"):
             ip = node.spec.private_addr
         else:
-            ip = self.lab.add_pod(node_name, pod_key(pod)).ip
+            ip = self.lab.add_pod(node_name, pod_key(pod), status.get("podIP")).ip
         status.update({
             "phase": "Running",
             "hostIP": node.spec.private_addr,
@@ -136,3 +137,19 @@ def get_object(api: Any, kind: str, name: str, namespace: str | None = None) -> 
 
 def patch_object(api: Any, kind: str, name: str, patch: dict[str, Any], namespace: str | None = None) -> None:
     api.store.patch(kind, name, patch, namespace)
+
+
+def cert_without_public_ip(lab: Lab) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """(server context with a cluster-CA certificate lacking the public IP,
+    client context trusting the cluster CA) for the K3s server's relay."""
+    server = lab.spec.server
+    # What K3s always puts in its serving certificate, plus the node's own
+    # addresses, but not the --tls-san public IP.
+    sans = ["kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local",
+            "localhost", "127.0.0.1", server.name, server.private_addr]
+    ca = lab.api._ca  # no public accessor yet (requested)
+    cert, key = ca.issue("lab-apiserver-no-public-ip", "k3s", server=True, sans=sans)
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(str(cert), str(key))
+    client_ctx = ssl.create_default_context(cafile=str(lab.api.ca_file))
+    return server_ctx, client_ctx

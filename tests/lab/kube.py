@@ -27,6 +27,16 @@ def _uid(*parts: str) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
 
 
+def _container_status(name: str, image: str, seed: str) -> Obj:
+    # Every field the kubernetes client's models require (imageID, containerID...).
+    digest = hashlib.sha256(image.encode()).hexdigest()
+    return {
+        "name": name, "image": image, "imageID": f"{image.split(':')[0]}@sha256:{digest}",
+        "containerID": f"containerd://{hashlib.sha256(seed.encode()).hexdigest()}",
+        "ready": True, "started": True, "restartCount": 0, "state": {"running": {"startedAt": CREATED}},
+    }
+
+
 def node_args(spec: LabSpec, node: NodeSpec, metrics_bind: bool = True) -> list[str]:
     """The `k3s.io/node-args` K3s records: how the blog starts servers and agents."""
     server = spec.server
@@ -118,6 +128,51 @@ def peer_object(peer: PeerSpec, public_key: str) -> Obj:
     }
 
 
+KILO_LABELS = {"app.kubernetes.io/name": "kilo", "app.kubernetes.io/part-of": "kilo"}
+KILO_ARGS = ["--kubeconfig=/etc/kubernetes/kubeconfig", "--hostname=$(NODE_NAME)", "--mesh-granularity=location"]
+
+
+def kilo_daemonset() -> Obj:
+    """Kilo's DaemonSet (kilo-k3s.yaml); its pods are listed by kilo_pod()."""
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": "kilo", "namespace": "kube-system", "uid": _uid("ds", "kilo"),
+                     "creationTimestamp": CREATED, "labels": dict(KILO_LABELS)},
+        "spec": {
+            "selector": {"matchLabels": dict(KILO_LABELS)},
+            "template": {
+                "metadata": {"labels": dict(KILO_LABELS)},
+                "spec": {
+                    "hostNetwork": True,
+                    "serviceAccountName": "kilo",
+                    "containers": [{"name": "kilo", "image": KILO_IMAGE, "args": list(KILO_ARGS)}],
+                    "tolerations": [{"operator": "Exists", "effect": "NoSchedule"},
+                                    {"operator": "Exists", "effect": "NoExecute"}],
+                },
+            },
+        },
+    }
+
+
+def workload_pod(key: str, node: NodeSpec, ip: str) -> Obj:
+    """A running busybox pod the lab made at `up` (its namespace exists already)."""
+    namespace, name = key.split("/", 1)
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace, "uid": _uid("pod", key),
+                     "creationTimestamp": CREATED, "labels": {"app": "lab-workload"}},
+        "spec": {"nodeName": node.name,
+                 "containers": [{"name": "busybox", "image": "busybox:1.36", "command": ["sleep", "infinity"]}]},
+        "status": {
+            "phase": "Running", "hostIP": node.private_addr, "podIP": ip, "podIPs": [{"ip": ip}],
+            "conditions": [{"type": "Ready", "status": "True"}],
+            "containerStatuses": [_container_status("busybox", "docker.io/library/busybox:1.36", key)],
+        },
+    }
+
+
 def kilo_pod(node: NodeSpec) -> Obj:
     """The Kilo DaemonSet's pod on `node`: host network, so its IP is the node's."""
     suffix = hashlib.sha256(node.name.encode()).hexdigest()[:5]
@@ -129,7 +184,7 @@ def kilo_pod(node: NodeSpec) -> Obj:
             "namespace": "kube-system",
             "uid": _uid("pod", "kilo", node.name),
             "creationTimestamp": CREATED,
-            "labels": {"app.kubernetes.io/name": "kilo", "app.kubernetes.io/part-of": "kilo"},
+            "labels": dict(KILO_LABELS),
             "ownerReferences": [
                 {"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "kilo", "uid": _uid("ds", "kilo"),
                  "controller": True, "blockOwnerDeletion": True}
@@ -143,11 +198,7 @@ def kilo_pod(node: NodeSpec) -> Obj:
                 {
                     "name": "kilo",
                     "image": KILO_IMAGE,
-                    "args": [
-                        "--kubeconfig=/etc/kubernetes/kubeconfig",
-                        "--hostname=$(NODE_NAME)",
-                        "--mesh-granularity=location",
-                    ],
+                    "args": list(KILO_ARGS),
                 }
             ],
         },
@@ -157,9 +208,6 @@ def kilo_pod(node: NodeSpec) -> Obj:
             "podIP": node.private_addr,
             "podIPs": [{"ip": node.private_addr}],
             "conditions": [{"type": "Ready", "status": "True"}],
-            "containerStatuses": [
-                {"name": "kilo", "image": KILO_IMAGE, "ready": True, "restartCount": 0,
-                 "started": True, "state": {"running": {"startedAt": CREATED}}}
-            ],
+            "containerStatuses": [_container_status("kilo", KILO_IMAGE, node.name)],
         },
     }

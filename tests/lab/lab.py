@@ -259,23 +259,30 @@ class Lab:
         netns.ip(ns, "addr", "add", f"{public_ip}/{gw.network.prefixlen}", "dev", "eth1")
         netns.ip(ns, "route", "add", "default", "via", str(gw.ip))
 
-    def add_pod(self, node_name: str, key: str | None = None) -> LabPod:
-        """A pod namespace behind `node_name`'s cni0, with the next pod-CIDR address."""
+    def add_pod(self, node_name: str, key: str | None = None, ip: str | None = None) -> LabPod:
+        """A pod namespace behind `node_name`'s cni0.
+
+        `ip` is the address the API server gave the pod (it allocates from the
+        pod CIDR as host-local IPAM does); without one the lab takes the next
+        free address itself.
+        """
         with self._lock:
             node = self.node(node_name)
+            net = ipaddress.ip_network(node.spec.pod_cidr)
+            used = {p.ip for p in node.pods}
+            if ip is None or ip in used or ipaddress.ip_address(ip) not in net:
+                ip = next((str(h) for h in list(net.hosts())[1:] if str(h) not in used), None)
+                if ip is None:
+                    raise LabError(f"{node.name}: pod CIDR {net} is full")
             k = node.next_pod
             node.next_pod += 1
-            key = key or f"lab/{node.spec.short}-{k}"
+            key = key or f"default/lab-{node.spec.short}-{k}"
             if key in self.pods:
                 raise LabError(f"pod {key} exists")
-            net = ipaddress.ip_network(node.spec.pod_cidr)
-            if k >= net.num_addresses - 1:
-                raise LabError(f"{node.name}: pod CIDR {net} is full")
             ns = self._add_ns(f"{node.spec.short}-{k}")
             host_if = f"veth{k}"
             netns.veth(node.ns, host_if, ns, "eth0")
             netns.ip(node.ns, "link", "set", host_if, "master", "cni0")
-            ip = str(net[k])
             netns.ip(ns, "addr", "add", f"{ip}/{net.prefixlen}", "dev", "eth0")
             netns.ip(ns, "route", "add", "default", "via", str(net[1]))
             pod = LabPod(key, node.name, ns, ip, host_if)
@@ -302,14 +309,17 @@ class Lab:
             item.public_key = wg.pubkey(item.private_key)
 
     def objects(self) -> list[dict[str, Any]]:
-        """What the API server starts with: Nodes, Peers, the Kilo pods."""
+        """What the API server starts with: Nodes, Peers, Kilo and the lab's own pods."""
         objs: list[dict[str, Any]] = []
         for node in self.nodes.values():
             objs.append(kube.node_object(self.spec, node.spec, node.public_key))
         for peer in self.peers.values():
             objs.append(kube.peer_object(peer.spec, peer.public_key))
+        objs.append(kube.kilo_daemonset())
         for node in self.nodes.values():
             objs.append(kube.kilo_pod(node.spec))
+        for pod in self.pods.values():
+            objs.append(kube.workload_pod(pod.key, self.nodes[pod.node].spec, pod.ip))
         return objs
 
     def _start_api(self) -> None:
@@ -347,7 +357,8 @@ class Lab:
         with self._lock:
             self._read_configs(strict=False)
             for node in self.nodes.values():
-                self._apply(node)
+                if node.name not in self.skipped:  # a dead agent changes nothing
+                    self._apply(node)
 
     def _read_configs(self, strict: bool) -> None:
         """Ask kgctl-py for every node's config; leaders are whoever gets one.
@@ -563,7 +574,7 @@ class Lab:
     def fault_force_endpoint(self, node_name: str, endpoint: str = "198.51.100.99:51820") -> str:
         """3. A wrong kilo.squat.ai/force-endpoint (default: an address nobody has)."""
         node = self.node(node_name)
-        old = self._annotation(node.name, "kilo.squat.ai/force-endpoint")
+        old = self.annotation(node.name, "kilo.squat.ai/force-endpoint")
         self.annotate(node.name, {"kilo.squat.ai/force-endpoint": endpoint})
         return self._record(f"force-endpoint of {node.name} = {endpoint}",
                             lambda: self.annotate(node.name, {"kilo.squat.ai/force-endpoint": old}))
@@ -582,10 +593,30 @@ class Lab:
 
         return self._record(f"last-seen of {node.name} {age}s old", undo)
 
+    def fault_cert_without_public_ip(self) -> str:
+        """5. The API server's :6443 on the K3s server presents a certificate
+        whose SANs lack the server's public IP (K3s started without --tls-san).
+
+        Signed by the cluster CA, so only the missing SAN is wrong. The
+        operator's tunnel (operator_kubeconfig, 127.0.0.1) is unaffected, so
+        doctor can still reach the API; operator_kubeconfig_public fails.
+        """
+        from .api import cert_without_public_ip
+
+        if self.api_relay is None:
+            raise LabError("the lab has no API server")
+        relay = self.api_relay
+        relay.terminate_tls, relay.upstream_tls = cert_without_public_ip(self)
+
+        def undo() -> None:
+            relay.terminate_tls = None
+
+        return self._record(f"API certificate without {self.spec.server.public_ip}", undo)
+
     def fault_node_args_without_metrics(self, node_name: str) -> str:
         """6. k3s.io/node-args without `--kube-proxy-arg metrics-bind-address=0.0.0.0`."""
         node = self.node(node_name)
-        old = self._annotation(node.name, "k3s.io/node-args")
+        old = self.annotation(node.name, "k3s.io/node-args")
         self.annotate(node.name, {"k3s.io/node-args": json.dumps(
             kube.node_args(self.spec, node.spec, metrics_bind=False))})
         return self._record(f"node-args of {node.name} without metrics-bind-address",
@@ -604,7 +635,7 @@ class Lab:
         # Undo is the resync clear_faults() ends with: it restores kgctl-py's config.
         return self._record(f"peer {peer_name} removed from {leader.name}'s {wg.IFACE}", lambda: None)
 
-    def _annotation(self, node_name: str, key: str) -> str | None:
+    def annotation(self, node_name: str, key: str) -> str | None:
         from .api import get_object
 
         return (get_object(self.api, "Node", node_name)["metadata"].get("annotations") or {}).get(key)
@@ -691,17 +722,20 @@ class Lab:
             results.append(PingResult(a, b, ok))
         return results
 
-    def kgctl(self, *args: str, operator: bool = False, check: bool = True,
+    def kgctl(self, *args: str, operator: bool = False, kubeconfig: str | None = None, check: bool = True,
               timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
         """Run kgctl-py against the lab, from the host or from the operator's laptop.
 
-        From the operator namespace the kubeconfig points at the server's
-        public IP (https://<ty1 public IP>:6443), as in the blog.
+        From the host the kubeconfig is `kubeconfig` (the server's loopback
+        URL); from the operator namespace it is `operator_kubeconfig`
+        (127.0.0.1:6443 tunnelled to the server) unless one is given, e.g.
+        `operator_kubeconfig_public` (the server's public IP, as in the blog).
         """
         if operator:
-            argv = netns.in_ns(self.operator_ns, [*self.kgctl_argv, "--kubeconfig", self.operator_kubeconfig, *args])
+            config = kubeconfig or self.operator_kubeconfig
+            argv = netns.in_ns(self.operator_ns, [*self.kgctl_argv, "--kubeconfig", config, *args])
         else:
-            argv = [*self.kgctl_argv, "--kubeconfig", self.kubeconfig, *args]
+            argv = [*self.kgctl_argv, "--kubeconfig", kubeconfig or self.kubeconfig, *args]
         env = dict(os.environ, HOME=self.workdir)
         env.pop("KUBECONFIG", None)
         proc = subprocess.run(argv, capture_output=True, timeout=timeout, check=False, env=env, cwd=REPO)

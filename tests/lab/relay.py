@@ -8,7 +8,9 @@ real server. The bytes pass untouched, so TLS stays end to end.
 
 from __future__ import annotations
 
+import select
 import socket
+import ssl
 import threading
 from collections.abc import Callable
 
@@ -23,6 +25,11 @@ class Relay:
         self._lock = threading.Lock()
         self._closed = False
         self._thread = threading.Thread(target=self._accept_loop, name="lab-relay", daemon=True)
+        # When set, the relay ends TLS itself with this context (its own
+        # certificate) and opens a fresh TLS connection upstream with
+        # `upstream_tls`; otherwise bytes pass through untouched.
+        self.terminate_tls: ssl.SSLContext | None = None
+        self.upstream_tls: ssl.SSLContext | None = None
 
     @property
     def address(self) -> tuple[str, int]:
@@ -39,6 +46,9 @@ class Relay:
                 client, _ = self._listener.accept()
             except OSError:
                 return  # listener closed by stop()
+            if self.terminate_tls is not None:
+                threading.Thread(target=self._terminated, args=(client,), daemon=True).start()
+                continue
             try:
                 upstream = socket.create_connection(self._target(), timeout=5)
                 upstream.settimeout(None)
@@ -68,6 +78,41 @@ class Relay:
             done.wait(timeout=300)
         except threading.BrokenBarrierError:
             self._close(src, dst)
+
+    def _terminated(self, client: socket.socket) -> None:
+        """One TLS-terminated connection, pumped in one thread.
+
+        One thread per connection because an SSL socket must not be read and
+        written from two threads at once.
+        """
+        server_ctx, client_ctx = self.terminate_tls, self.upstream_tls
+        assert server_ctx is not None and client_ctx is not None
+        socks: list[socket.socket] = [client]
+        try:
+            client.settimeout(10)
+            tls_client = server_ctx.wrap_socket(client, server_side=True)
+            socks.append(tls_client)
+            host, port = self._target()
+            upstream = client_ctx.wrap_socket(socket.create_connection((host, port), timeout=10), server_hostname=host)
+            socks.append(upstream)
+            with self._lock:
+                self._conns.update((tls_client, upstream))
+            peer = {tls_client: upstream, upstream: tls_client}
+            while not self._closed:
+                ready = [s for s in peer if s.pending()]
+                if not ready:
+                    ready, _, _ = select.select(list(peer), [], [], 300)
+                    if not ready:
+                        return  # idle for 5 minutes
+                for s in ready:
+                    data = s.recv(65536)
+                    if not data:
+                        return
+                    peer[s].sendall(data)
+        except (OSError, ssl.SSLError):
+            return  # a failed handshake is the expected end of many of these
+        finally:
+            self._close(*socks)
 
     def _close(self, *socks: socket.socket) -> None:
         with self._lock:
