@@ -81,7 +81,10 @@ def _node_label(location: str, name: str, cidr: IPNet | None, private, wireguard
 def render_dot(t: Topology) -> str:
     """kgctl's ``graph`` text, without the extra newline kgctl's Println adds."""
     g = _Graph("kilo")
-    g.attrs["label"] = _quote(str(t.subnet.masked()))
+    # Go masks the local leader's WireGuard CIDR; an exhausted one prints <nil>.
+    local_ip = next((s.wireguard_ip for s in t.segments if s.location == t.location), None)
+    exhausted = t.leader and local_ip is NIL_NET
+    g.attrs["label"] = _quote("<nil>" if exhausted else str(t.subnet.masked()))
     g.attrs["labelloc"] = "t"
     g.attrs["outputorder"] = "nodesfirst"
     g.attrs["overlap"] = "false"

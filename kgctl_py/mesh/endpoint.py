@@ -53,7 +53,7 @@ def split_host_port(text: str) -> tuple[str, str] | None:
     if colon < 0:
         return None
     host, port = text[:colon], text[colon + 1 :]
-    if ":" in host or "[" in host or "]" in host or "]" in port:
+    if ":" in host or "[" in text or "]" in text:
         return None
     return host, port
 
