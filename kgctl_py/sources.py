@@ -64,7 +64,7 @@ def from_cluster(kubeconfig: str | None, context: str | None, timeout: float, ne
 
 def _parse_snapshot_text(text: str, name: str) -> Any:
     stripped = text.lstrip()
-    if stripped.startswith("{") or stripped.startswith("["):
+    if stripped.startswith(("{", "[")):
         try:
             return json.loads(text)
         except ValueError as err:
@@ -89,7 +89,11 @@ def read_snapshot(path: str, now: int | None = None) -> ClusterObjects:
     """
     name = "<stdin>" if path == "-" else path
     try:
-        raw = sys.stdin.buffer.read() if path == "-" else open(path, "rb").read()
+        if path == "-":
+            raw = sys.stdin.buffer.read()
+        else:
+            with open(path, "rb") as f:
+                raw = f.read()
     except OSError as err:
         raise CliError(f"cannot read snapshot {name}: {err.strerror}", ExitCode.USAGE) from None
     if b"\x00" in raw:

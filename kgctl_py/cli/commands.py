@@ -6,9 +6,23 @@ import sys
 
 import click
 
-from kgctl_py.cli import CompletingChoice, Settings, cli, global_options, settings, validate_globals
+from kgctl_py.cli import (
+    CompletingChoice,
+    Settings,
+    cli,
+    global_options,
+    settings,
+    validate_globals,
+)
 from kgctl_py.errors import CliError, ExitCode
-from kgctl_py.mesh.cluster import OUTPUT_FORMATS, Cluster, KgctlError, Options, Output, parse_allowed_ips
+from kgctl_py.mesh.cluster import (
+    OUTPUT_FORMATS,
+    Cluster,
+    KgctlError,
+    Options,
+    Output,
+    parse_allowed_ips,
+)
 from kgctl_py.mesh.model import Granularity
 
 GRAPH_FORMATS = ("dot", "svg", "png")
@@ -171,3 +185,7 @@ def showconf_node(ctx: click.Context, name: str) -> None:
 def showconf_peer(ctx: click.Context, name: str) -> None:
     """Show the WireGuard configuration for a peer in the Kilo network."""
     _run_showconf(ctx, "peer", name)
+from kgctl_py.cli import (
+    connect_cmd,  # noqa: F401
+    tools_cmd,  # noqa: F401
+)

@@ -16,7 +16,8 @@ import ssl
 import tempfile
 import time
 import urllib.parse
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from kgctl_py.errors import CliError, ExitCode
 from kgctl_py.kube.kubeconfig import ClusterAuth
@@ -115,7 +116,7 @@ class Client:
                     time.sleep(0.2 * 2**attempt)
                     continue
                 raise CliError(f"cannot {_verb(method)} {what}: the connection to {self.auth.server} was reset ({type(err).__name__}); is the API server healthy?", ExitCode.API_UNREACHABLE) from None
-            except (socket.timeout, TimeoutError):
+            except TimeoutError:
                 self.close()
                 raise CliError(f"cannot {_verb(method)} {what}: no answer from {self.auth.server} within {self.timeout:g}s; check the server or raise --request-timeout", ExitCode.API_UNREACHABLE) from None
             except ssl.SSLCertVerificationError as err:

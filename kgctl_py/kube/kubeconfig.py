@@ -208,7 +208,7 @@ def _auth_provider_token(kubeconfig: str | None, context: str) -> str | None:
     configuration = client.Configuration()
     try:
         config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=configuration)
-    except Exception as err:  # the client raises many types here
+    except Exception as err:  # noqa: BLE001 - the client raises many unrelated types here
         raise CliError(f"failed to create Kubernetes config: auth-provider: {type(err).__name__}", ExitCode.USAGE) from None
     value = (configuration.api_key or {}).get("authorization", "")
     return value.split(" ", 1)[1] if value.lower().startswith("bearer ") else value or None

@@ -40,6 +40,15 @@ K3S_INTERNAL_IP = "k3s.io/internal-ip"
 INT64_MAX = (1 << 63) - 1
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _name(metadata: dict[str, Any]) -> str:
+    name = metadata.get("name")
+    return name if isinstance(name, str) else ""
+
+
 def _str_map(value: Any) -> dict[str, str]:
     """Annotations or labels, keeping only string values (as Go's decoder would)."""
     if not isinstance(value, dict):
@@ -112,11 +121,11 @@ def node_granularity(annotations: dict[str, str]) -> str:
 
 def translate_node(obj: dict[str, Any], topology_label: str) -> Node:
     """Kilo's ``translateNode``."""
-    metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    metadata = _dict(obj.get("metadata"))
     annotations = _str_map(metadata.get("annotations"))
     labels = _str_map(metadata.get("labels"))
-    spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
-    name = metadata.get("name") if isinstance(metadata.get("name"), str) else ""
+    spec = _dict(obj.get("spec"))
+    name = _name(metadata)
 
     pod_cidr = spec.get("podCIDR")
     subnet = parse_network(pod_cidr) if isinstance(pod_cidr, str) else None
@@ -170,8 +179,7 @@ def translate_node(obj: dict[str, Any], topology_label: str) -> Node:
 
 
 def _peer_spec(obj: dict[str, Any]) -> dict[str, Any]:
-    spec = obj.get("spec")
-    return spec if isinstance(spec, dict) else {}
+    return _dict(obj.get("spec"))
 
 
 def validate_peer(obj: dict[str, Any]) -> str | None:
@@ -232,7 +240,7 @@ def validate_peer(obj: dict[str, Any]) -> str | None:
 
 def translate_peer(obj: dict[str, Any]) -> Peer:
     """Kilo's ``translatePeer``; call only on Peers that ``validate_peer`` accepts."""
-    metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    metadata = _dict(obj.get("metadata"))
     spec = _peer_spec(obj)
     allowed_ips = []
     for text in spec.get("allowedIPs") or []:
@@ -253,7 +261,7 @@ def translate_peer(obj: dict[str, Any]) -> Peer:
                 endpoint = parse_endpoint(f"{dns}:{port}")
     keepalive = spec.get("persistentKeepalive") or 0
     return Peer(
-        name=metadata.get("name") if isinstance(metadata.get("name"), str) else "",
+        name=_name(metadata),
         allowed_ips=allowed_ips,
         endpoint=endpoint,
         public_key=parse_key(spec.get("publicKey") or ""),

@@ -14,8 +14,20 @@ from kgctl_py.mesh import annotations as ann
 from kgctl_py.mesh.dot import render_dot
 from kgctl_py.mesh.ipnet import IPNet, parse_network
 from kgctl_py.mesh.manifest import peer_manifest, to_json, to_yaml
-from kgctl_py.mesh.model import DEFAULT_PORT, DEFAULT_SUBNET, DEFAULT_TOPOLOGY_LABEL, Granularity, Node, Peer
-from kgctl_py.mesh.topology import Topology, TopologyError, WireGuardPeer, build_topology
+from kgctl_py.mesh.model import (
+    DEFAULT_PORT,
+    DEFAULT_SUBNET,
+    DEFAULT_TOPOLOGY_LABEL,
+    Granularity,
+    Node,
+    Peer,
+)
+from kgctl_py.mesh.topology import (
+    Topology,
+    TopologyError,
+    WireGuardPeer,
+    build_topology,
+)
 from kgctl_py.mesh.wgconf import render_conf
 
 OUTPUT_FORMATS = ("json", "wireguard", "yaml")

@@ -9,8 +9,9 @@ corner cases (a peer named like a node, say) come out the same.
 
 from __future__ import annotations
 
-from kgctl_py.mesh.ipnet import IPNet, ip_str
-from kgctl_py.mesh.topology import NIL_NET, Topology
+from kgctl_py.mesh.endpoint import Endpoint
+from kgctl_py.mesh.ipnet import Address, IPNet, ip_str
+from kgctl_py.mesh.topology import NIL_NET, Topology, _NilNet
 
 
 def _quote(text: str) -> str:
@@ -66,12 +67,14 @@ def _attr_list(attrs: dict[str, str]) -> str:
     return ", ".join(f"{k}={v}" for k, v in sorted(attrs.items()))
 
 
-def _node_label(location: str, name: str, cidr: IPNet | None, private, wireguard_ip, endpoint) -> str:
+def _node_label(
+    location: str, name: str, cidr: IPNet | None, private: Address | None, wireguard_ip: Address | _NilNet | None, endpoint: Endpoint | None
+) -> str:
     parts = [location, name, "<nil>" if cidr is None else str(cidr)]
     if private is not None:
         parts.append(ip_str(private))
     if wireguard_ip is not None:
-        parts.append(str(wireguard_ip) if wireguard_ip is NIL_NET else ip_str(wireguard_ip))
+        parts.append(str(wireguard_ip) if isinstance(wireguard_ip, _NilNet) else ip_str(wireguard_ip))
     endpoint_text = "" if endpoint is None else str(endpoint)
     if endpoint_text:
         parts.append(endpoint_text)
@@ -119,8 +122,8 @@ def render_dot(t: Topology) -> str:
     for p in t.peers:
         node = _quote(p.name)
         g.add_node(peers_sub, node, shape)
-        endpoint = "" if p.endpoint is None else str(p.endpoint)
-        g.node_attrs[node]["label"] = _quote(f"{p.name}\\n{endpoint}\n")
+        peer_endpoint = "" if p.endpoint is None else str(p.endpoint)
+        g.node_attrs[node]["label"] = _quote(f"{p.name}\\n{peer_endpoint}\n")
     peer_nodes = g.sorted_children(peers_sub)
     for leader in leaders:
         for peer in peer_nodes:

@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
-from typing import Union
 
-Address = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 _V4_MAPPED_PREFIX = 0xFFFF << 32
 
@@ -151,8 +150,6 @@ def is_public(addr: Address | None) -> bool:
         a, b = addr.packed[0], addr.packed[1]
         if a == 10 or (a == 192 and b == 168):
             return False
-        if a == 172 and b & 0xF0 == 0x10:
-            return False
-        return True
+        return not (a == 172 and b & 0xF0 == 0x10)
     packed = addr.packed
     return not (packed[0] == 0xFD and packed[1] == 0x00)

@@ -46,13 +46,13 @@ class _NilNet:
 
 
 NIL_NET = _NilNet()
-AllowedIP = "IPNet | _NilNet"
+AllowedIP = IPNet | _NilNet
 
 
 @dataclass
 class Segment:
     location: str
-    allowed_ips: list  # of IPNet or NIL_NET
+    allowed_ips: list[AllowedIP]
     endpoint: Endpoint | None
     key: bytes | None
     keepalive_ns: int
@@ -73,7 +73,7 @@ class Segment:
 class WireGuardPeer:
     """One ``[Peer]`` section."""
 
-    allowed_ips: list
+    allowed_ips: list[AllowedIP]
     public_key: bytes | None
     endpoint: Endpoint | None = None
     keepalive_ns: int | None = None
@@ -120,7 +120,7 @@ class Topology:
                 continue
             result.append(
                 WireGuardPeer(
-                    allowed_ips=s.allowed_ips + s.allowed_location_ips,
+                    allowed_ips=[*s.allowed_ips, *s.allowed_location_ips],
                     public_key=s.key,
                     endpoint=self._update_endpoint(s.endpoint, s.key, s.keepalive_ns),
                     keepalive_ns=self.keepalive_ns,
@@ -157,7 +157,7 @@ class Topology:
         for s in self.segments:
             result.append(
                 WireGuardPeer(
-                    allowed_ips=s.allowed_ips + s.allowed_location_ips,
+                    allowed_ips=[*s.allowed_ips, *s.allowed_location_ips],
                     public_key=s.key,
                     endpoint=self._update_endpoint(s.endpoint, s.key, s.keepalive_ns),
                     keepalive_ns=keepalive,
@@ -301,7 +301,7 @@ def build_topology(
         leader = find_leader(members)
         if location == t.location and members[leader].name == hostname:
             t.leader = True
-        allowed_ips: list = []
+        allowed_ips: list[AllowedIP] = []
         location_ips: list[IPNet] = []
         seen_location_ips: set[str] = set()
         private_ips: list[Address] = []
@@ -339,11 +339,11 @@ def build_topology(
 
     allocator = _Allocator(subnet)
     for s in t.segments:
-        ip = allocator.next()
-        if ip is None:
+        allocated = allocator.next()
+        if allocated is None:
             raise TopologyError("failed to allocate an IP address; ran out of IP addresses")
-        s.wireguard_ip = ip
-        s.allowed_ips.append(NIL_NET if ip is NIL_NET else one_address(ip))  # type: ignore[arg-type]
+        s.wireguard_ip = allocated
+        s.allowed_ips.append(allocated if isinstance(allocated, _NilNet) else one_address(allocated))
         # The local node's table was copied first; others fill gaps in segment order.
         for node in by_location[s.location]:
             for key, endpoint in (node.discovered_endpoints or {}).items():
