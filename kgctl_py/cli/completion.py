@@ -1,0 +1,71 @@
+"""Live names for TAB completion: the Ready nodes or peers, as kgctl offers them.
+
+A completion request is a whole process started per TAB, so this path stays
+small: the stdlib client, one list call, no ``kubernetes`` import, and a short
+timeout. A failing cluster must never break the user's shell, so every error
+yields no names.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+# A TAB press that waits longer than this feels broken; give up and offer nothing.
+COMPLETION_TIMEOUT = 2.0
+
+
+def ready_names(ctx: click.Context, kind: str) -> list[str]:
+    """Names of the Ready nodes (``kind="node"``) or peers (``"peer"``), in list order."""
+    try:
+        return _ready_names(ctx, kind)
+    except BaseException:  # noqa: BLE001  (completion must never raise, not even on ^C)
+        return []
+
+
+def _ready_names(ctx: click.Context, kind: str) -> list[str]:
+    from kgctl_py.cli import settings
+    from kgctl_py.mesh.cluster import Cluster
+
+    s = settings(ctx)
+    if s.snapshot is not None:
+        if s.snapshot == "-":
+            # stdin belongs to the shell during completion.
+            return []
+        from kgctl_py import sources
+
+        objects = sources.read_snapshot(s.snapshot, s.now)
+        nodes, peers, now = objects.nodes, objects.peers, objects.now
+    else:
+        nodes, peers = _fetch(s.kubeconfig, s.context, min(s.request_timeout, COMPLETION_TIMEOUT), kind)
+        now = s.now if s.now is not None else _now()
+    if kind == "node":
+        cluster = Cluster.from_objects(nodes, [], s.topology_label)
+        return [n.name for n in cluster.nodes if n.ready(now)]
+    if kind == "peer":
+        cluster = Cluster.from_objects([], peers, s.topology_label)
+        return [p.name for p in cluster.peers if p.ready()]
+    return []
+
+
+def _fetch(kubeconfig: str | None, context: str | None, timeout: float, kind: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """One list call: nodes for a node name, peers for a peer name."""
+    from kgctl_py import sources
+    from kgctl_py.kube.client import Client
+    from kgctl_py.kube.kubeconfig import resolve
+
+    client = Client(resolve(kubeconfig, context), timeout=timeout)
+    try:
+        if kind == "node":
+            return client.list(sources.NODES, what="nodes"), []
+        # Without the Peer CRD the list fails, which means no names, as in kgctl.
+        return [], client.list(sources.PEERS, what="peers.kilo.squat.ai")
+    finally:
+        client.close()
+
+
+def _now() -> int:
+    import time
+
+    return int(time.time())
