@@ -10,9 +10,9 @@ import ssl
 import time
 
 import pytest
-
 from lab import Lab, netns, wg
-from lab.fixtures import clean_lab, lab_cluster  # noqa: F401
+
+pytest_plugins = ["lab.fixtures"]  # lab_cluster, clean_lab
 
 pytestmark = pytest.mark.lab
 

@@ -9,10 +9,10 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 from lab import Lab, LabError
 from lab.fixtures import require_root
 from lab.hostcheck import HostSnapshot, snapshot, wireguard_go_pids
@@ -34,7 +34,7 @@ def assert_left_nothing(before: HostSnapshot, lab_prefix: str) -> None:
     assert after == before
 
 
-def test_up_down_leaves_nothing_behind(host_before: HostSnapshot, record_property: pytest.RecordProperty) -> None:
+def test_up_down_leaves_nothing_behind(host_before: HostSnapshot, record_property: Callable[[str, object], None]) -> None:
     lab = Lab()
     try:
         lab.up()
@@ -72,7 +72,7 @@ def test_nothing_left_after_a_failing_test(host_before: HostSnapshot, tmp_path: 
     """))
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(tmp_path), str(test_file)],
-        capture_output=True, timeout=240, cwd=tmp_path,
+        capture_output=True, timeout=240, cwd=tmp_path, check=False,
     )
     out = proc.stdout.decode()
     assert proc.returncode == 1, out
@@ -81,10 +81,9 @@ def test_nothing_left_after_a_failing_test(host_before: HostSnapshot, tmp_path: 
 
 
 def test_with_block_cleans_up_on_error(host_before: HostSnapshot) -> None:
-    with pytest.raises(RuntimeError, match="boom"):
-        with Lab() as lab:
-            assert lab.nodes["ty1.k3s"].leader
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError, match="boom"), Lab() as lab:
+        assert lab.nodes["ty1.k3s"].leader
+        raise RuntimeError("boom")
     assert_left_nothing(host_before, lab.prefix)
 
 
@@ -100,14 +99,15 @@ def test_cli_up_status_and_down_after_owner_killed(host_before: HostSnapshot) ->
     """`python3 -m lab up` runs a daemon; if it dies hard, `down` still removes everything."""
     env = dict(os.environ, PYTHONPATH=str(TESTS))
     before_runs = {s.run_id for s in all_states()}
-    up = subprocess.run([sys.executable, "-m", "lab", "up"], capture_output=True, timeout=180, cwd=TESTS, env=env)
+    up = subprocess.run([sys.executable, "-m", "lab", "up"], capture_output=True, timeout=180, cwd=TESTS, env=env,
+                        check=False)
     assert up.returncode == 0, up.stderr.decode()
     new = [s for s in all_states() if s.run_id not in before_runs]
     assert len(new) == 1
     state = new[0]
     try:
         status = subprocess.run([sys.executable, "-m", "lab", "status"], capture_output=True, timeout=60,
-                                cwd=TESTS, env=env)
+                                cwd=TESTS, env=env, check=False)
         assert status.returncode == 0
         assert f"lab {state.run_id}:" in status.stdout.decode()
         assert "leader 10.4.0.3/16" in status.stdout.decode()  # ty1 (ctyun is the 3rd location)
@@ -119,7 +119,8 @@ def test_cli_up_status_and_down_after_owner_killed(host_before: HostSnapshot) ->
         assert any(n.startswith(state.prefix + "-") for n in snapshot().lab_namespaces)
     finally:
         down = subprocess.run([sys.executable, "-m", "lab", "down", state.run_id], capture_output=True,
-                              timeout=120, cwd=TESTS, env=env)
+                              timeout=120, cwd=TESTS, env=env, check=False)
     assert down.returncode == 0, down.stderr.decode()
     assert not os.path.exists(os.path.join(STATE_ROOT, state.run_id))
+    assert state.paths and not any(os.path.exists(p) for p in state.paths)  # the API server's files
     assert_left_nothing(host_before, state.prefix)

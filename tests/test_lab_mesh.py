@@ -14,9 +14,9 @@ import time
 from typing import Any
 
 import pytest
-
 from lab import Lab, netns, wg
-from lab.fixtures import clean_lab, lab_cluster  # noqa: F401
+
+pytest_plugins = ["lab.fixtures"]  # lab_cluster, clean_lab
 
 pytestmark = pytest.mark.lab
 
@@ -124,7 +124,7 @@ def _kube(lab: Lab) -> Any:
     return client.CoreV1Api(api_client), client.AppsV1Api(api_client)
 
 
-def _exec(core: Any, pod: dict[str, Any] | Any, command: list[str]) -> str:
+def _exec(core: Any, pod: Any, command: list[str]) -> str:
     from kubernetes.stream import stream
 
     md = pod.metadata

@@ -15,14 +15,15 @@ import subprocess
 import sys
 import threading
 import time
+from typing import Any
 
 if not __package__:  # run as a file: make `lab` and `kubeapi` importable
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     __package__ = "lab"
 
-from lab import netns  # noqa: E402
-from lab.lab import Lab  # noqa: E402
-from lab.state import PREFIX, STATE_ROOT, all_states, teardown  # noqa: E402
+from lab import netns
+from lab.lab import Lab
+from lab.state import PREFIX, STATE_ROOT, all_states, teardown
 
 TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SERVE_NEEDLE = "lab-serve"  # in the daemon's argv, so `down` only signals our own daemon
@@ -127,10 +128,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         owner = "alive" if os.path.exists(f"/proc/{s.owner_pid}") else "gone"
         print(f"lab {s.run_id}: owner pid {s.owner_pid} ({owner}), {len(live_ns)}/{len(s.namespaces)} namespaces, "
               f"{len(live_procs)}/{len(s.processes)} wireguard-go running, up {time.time() - s.created:.0f}s ago")
-        info = s.info
+        info: dict[str, Any] = s.info
         if info:
             print(f"  kubeconfig {info.get('kubeconfig')}  api {info.get('api')}  up_seconds {info.get('up_seconds')}")
-            for name, node in (info.get("nodes") or {}).items():  # type: ignore[union-attr]
+            for name, node in (info.get("nodes") or {}).items():
                 role = f"leader {node['wireguard_ip']}" if node["leader"] else "member"
                 print(f"  {name:10} {node['ns']:16} {role:22} pods {node['pods']}")
     return 0

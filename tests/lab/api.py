@@ -79,7 +79,10 @@ def exec_argv(lab: Lab, pod: dict[str, Any], command: list[str]) -> list[str]:
 
 
 def start_api(lab: Lab) -> None:
-    from kubeapi import ExecResult, KubeAPIServer  # tests/ is on sys.path under pytest and `python -m lab`
+    from kubeapi import (  # tests/ is on sys.path under pytest and `python -m lab`
+        ExecResult,
+        KubeAPIServer,
+    )
 
     def exec_handler(pod: dict[str, Any], container: str | None, command: list[str], stdin: bytes | None) -> Any:
         try:
@@ -103,6 +106,9 @@ def start_api(lab: Lab) -> None:
         pod_hooks=LabPodHooks(lab),
     ).start()
     lab.api = srv
+    # A killed owner cannot stop the server; `down` then removes its files.
+    lab.state.paths.append(str(srv.workdir))
+    lab.state.save()
     srv.write_kubeconfig(lab.kubeconfig)
 
     def upstream() -> tuple[str, int]:

@@ -30,12 +30,15 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import kube, netns, wg
 from .relay import Relay
 from .spec import LabSpec, NodeSpec, PeerSpec, blog_spec
 from .state import STATE_ROOT, ProcessRecord, State, teardown
+
+if TYPE_CHECKING:
+    from typing import Self  # Python 3.11+; only for annotations
 
 REPO = Path(__file__).resolve().parents[2]
 API_PORT = 6443
@@ -139,13 +142,13 @@ class Lab:
 
     # ------------------------------------------------------------------ lifecycle
 
-    def __enter__(self) -> Lab:
+    def __enter__(self) -> Self:
         return self.up()
 
     def __exit__(self, *exc: object) -> None:
         self.down()
 
-    def up(self, wait: float = 20.0) -> Lab:
+    def up(self, wait: float = 20.0) -> Self:
         """Build everything; on any failure undo what was made and re-raise."""
         start = time.monotonic()
         check_tools()
@@ -178,7 +181,7 @@ class Lab:
         if self.api is not None:
             try:
                 self.api.stop()
-            except Exception:  # teardown must go on whatever the server does
+            except Exception:  # noqa: BLE001, S110 -- teardown must go on whatever the server does
                 pass
             self.api = None
         removed = teardown(self.state)
@@ -230,12 +233,13 @@ class Lab:
             self.nodes[node.name] = LabNode(node, i, ns, "", "", wg_dir)
 
         for i, peer in enumerate(spec.peers):
-            ns = None
+            peer_ns: str | None = None
             if peer.public_ip:
-                ns = self._add_ns(peer.name)
-                _sysctls(ns, forward=0)
-                self._attach_internet(ns, f"p{i}x", peer.public_ip)
-            self.peers[peer.name] = LabPeer(peer, ns, "", "", os.path.join(self.workdir, "wg", f"peer-{peer.name}"))
+                peer_ns = self._add_ns(peer.name)
+                _sysctls(peer_ns, forward=0)
+                self._attach_internet(peer_ns, f"p{i}x", peer.public_ip)
+            wg_dir = os.path.join(self.workdir, "wg", f"peer-{peer.name}")
+            self.peers[peer.name] = LabPeer(peer, peer_ns, "", "", wg_dir)
         running = [p.ns for p in self.peers.values() if p.ns]
         if running:
             self.operator_ns = running[0]
@@ -304,7 +308,8 @@ class Lab:
     # ------------------------------------------------------------------ keys and API
 
     def _make_keys(self) -> None:
-        for item in [*self.nodes.values(), *self.peers.values()]:
+        items: list[LabNode | LabPeer] = [*self.nodes.values(), *self.peers.values()]
+        for item in items:
             item.private_key = wg.genkey()
             item.public_key = wg.pubkey(item.private_key)
 
@@ -391,7 +396,10 @@ class Lab:
         """
         graph = self.kgctl("graph").stdout.decode()
         label = next((line for line in graph.splitlines() if line.strip().startswith("label=")), "")
-        self.wg_subnet = ipaddress.ip_network(label.split('"')[1])
+        subnet = ipaddress.ip_network(label.split('"')[1])
+        if not isinstance(subnet, ipaddress.IPv4Network):
+            raise LabError(f"the lab is IPv4 only; kgctl-py's graph says the subnet is {subnet}")
+        self.wg_subnet = subnet
         by_key = {n.public_key: n for n in self.nodes.values()}
         found: dict[str, str] = {}
         for node in self.nodes.values():
@@ -403,12 +411,12 @@ class Lab:
                     continue
                 for cidr in section.items.get("AllowedIPs", []):
                     net = ipaddress.ip_network(cidr)
-                    if net.prefixlen == 32 and net.subnet_of(self.wg_subnet):  # type: ignore[arg-type]
-                        found[owner.name] = f"{net.network_address}/{self.wg_subnet.prefixlen}"
+                    if isinstance(net, ipaddress.IPv4Network) and net.prefixlen == 32 and net.subnet_of(subnet):
+                        found[owner.name] = f"{net.network_address}/{subnet.prefixlen}"
         leaders = [n for n in self.nodes.values() if n.leader and n.name not in self.skipped]
         if len(leaders) == 1 and leaders[0].name not in found:
             # A lone leader appears in no other config; Kilo gives it the first IP.
-            found[leaders[0].name] = f"{self.wg_subnet[1]}/{self.wg_subnet.prefixlen}"
+            found[leaders[0].name] = f"{subnet[1]}/{subnet.prefixlen}"
         for node in self.nodes.values():
             if node.name in self.skipped:
                 continue
@@ -457,7 +465,7 @@ class Lab:
                 owner = by_key.get(section.items["PublicKey"][0])
                 for cidr in section.items.get("AllowedIPs", []):
                     net = ipaddress.ip_network(cidr)
-                    if self.wg_subnet and net.subnet_of(self.wg_subnet):  # type: ignore[arg-type]
+                    if self.wg_subnet and isinstance(net, ipaddress.IPv4Network) and net.subnet_of(self.wg_subnet):
                         continue  # the kilo0 address's own subnet route covers it
                     if owner is not None:
                         routes.append(f"{cidr} via {owner.wg_addr} dev {wg.IFACE} onlink")
@@ -469,12 +477,11 @@ class Lab:
             leader = next((n for n in local if n.leader), None)
             if leader is None:
                 return  # a location without a leader has no way out
-            remote = [leader.wg_ip and f"{leader.wg_addr}/32"]
+            remote = [f"{leader.wg_addr}/32"] if leader.wg_ip else []
             for section in wg.parse_conf(leader.conf):
                 remote += section.items.get("AllowedIPs", [])
             for cidr in remote:
-                if cidr:
-                    routes.append(f"{cidr} via {leader.spec.private_addr} dev eth0 onlink")
+                routes.append(f"{cidr} via {leader.spec.private_addr} dev eth0 onlink")
         # Kilo's routes are proto static; flushing those first drops routes a
         # resync no longer wants and leaves the kernel's own alone.
         batch = "route flush proto static\n" + "".join(f"route replace {r} proto static\n" for r in routes)
@@ -663,7 +670,7 @@ class Lab:
                         continue
                     try:
                         self.annotate(name, {"kilo.squat.ai/last-seen": now})
-                    except Exception:  # the server may be stopping; try next period
+                    except Exception:  # noqa: BLE001, S110 -- the server may be stopping; next period
                         pass
 
         self._heartbeat = threading.Thread(target=beat, name="lab-last-seen", daemon=True)

@@ -118,7 +118,7 @@ def in_netns_thread(ns: str, fn: Callable[[], T], timeout: float = 5) -> T:
             finally:
                 os.close(fd)
             result.append(fn())
-        except BaseException as exc:  # handed to the caller below
+        except BaseException as exc:  # noqa: BLE001 -- handed to the caller below
             error.append(exc)
 
     t = threading.Thread(target=target, name=f"netns-{ns}", daemon=True)

@@ -8,6 +8,7 @@ real server. The bytes pass untouched, so TLS stays end to end.
 
 from __future__ import annotations
 
+import functools
 import select
 import socket
 import ssl
@@ -57,7 +58,7 @@ class Relay:
                 continue
             with self._lock:
                 self._conns.update((client, upstream))
-            done = threading.Barrier(2, action=lambda c=client, u=upstream: self._close(c, u))
+            done = threading.Barrier(2, action=functools.partial(self._close, client, upstream))
             for src, dst in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pump, args=(src, dst, done), daemon=True).start()
 

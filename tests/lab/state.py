@@ -14,6 +14,7 @@ import shutil
 import signal
 import time
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from . import netns
 
@@ -35,7 +36,8 @@ class State:
     created: float = field(default_factory=time.time)
     namespaces: list[str] = field(default_factory=list)
     processes: list[ProcessRecord] = field(default_factory=list)
-    info: dict[str, object] = field(default_factory=dict)  # for `lab status`
+    paths: list[str] = field(default_factory=list)  # outside workdir, e.g. the API server's temp dir
+    info: dict[str, Any] = field(default_factory=dict)  # for `lab status`
 
     @property
     def path(self) -> str:
@@ -112,5 +114,6 @@ def teardown(state: State) -> list[str]:
         if netns.exists(ns):
             netns.delete(ns)
             removed.append(ns)
-    shutil.rmtree(state.workdir, ignore_errors=True)
+    for path in [*state.paths, state.workdir]:
+        shutil.rmtree(path, ignore_errors=True)
     return removed
