@@ -13,7 +13,6 @@ import pathlib
 
 import pytest
 import yaml
-
 from clirun import run
 from kubeapi import KubeAPIServer, load_fixture
 
