@@ -62,10 +62,6 @@ def connect(ctx: click.Context, peer_name: str | None, allowed_ip: str, allowed_
     Logs JSON lines on stdout; exits 0 after a clean shutdown.
     """
     from kgctl_py.connect import system
-
-    # Before anything else, so that nothing is created half-way.
-    if not system.has_net_admin():
-        raise CliError("kgctl-py connect needs CAP_NET_ADMIN to create the WireGuard interface and routes; run with sudo", ExitCode.USAGE)
     from kgctl_py.connect.agent import Connector, Logger, Options
     from kgctl_py.connect.plan import parse_duration
     from kgctl_py.mesh.cluster import go_quote
@@ -100,6 +96,10 @@ def connect(ctx: click.Context, peer_name: str | None, allowed_ip: str, allowed_
     if persistent_keepalive < 0 or persistent_keepalive > 65535:
         raise CliError(f"--persistent-keepalive must be between 0 and 65535, got {persistent_keepalive}", ExitCode.USAGE)
 
+    # Flags are checked first (that touches nothing); then, before reading a
+    # kubeconfig, a key or the network, the one privilege connect needs.
+    if not system.has_net_admin():
+        raise CliError("kgctl-py connect needs CAP_NET_ADMIN to create the WireGuard interface and routes; run with sudo", ExitCode.USAGE)
     opts = Options(
         name=name, allowed_ip=ip, allowed_ips=extra, private_key_path=private_key, clean_up=clean_up, mtu=mtu,
         resync_period=period, interface=interface, persistent_keepalive=persistent_keepalive,

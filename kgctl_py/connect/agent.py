@@ -230,7 +230,7 @@ class Connector:
         else:
             # Undo drift (a peer removed by hand) without touching live sessions.
             system.set_conf(o.interface, conf, replace=False)
-        self._set_routes({str(r.destination): r.ip_args(o.interface) for r in p.routes})
+        self._set_routes({r.key: r.ip_args(o.interface) for r in p.routes})
         self.last_plan = p
         self.syncs += 1
         self.log.debug("synced", peers=len(p.peers), routes=len(p.routes))

@@ -30,9 +30,14 @@ class Route:
     destination: IPNet
     gateway: Address | None = None
 
+    @property
+    def key(self) -> str:
+        """The destination as the kernel keeps it: host bits cleared."""
+        return str(self.destination.masked())
+
     def ip_args(self, interface: str) -> list[str]:
         """The words after ``ip route replace|del``."""
-        args = [str(self.destination)]
+        args = [self.key]
         if self.gateway is not None:
             args += ["via", str(self.gateway)]
         args += ["dev", interface]
@@ -106,36 +111,31 @@ def peer_routes(t: Topology, name: str, extra: list[IPNet]) -> list[Route]:
     routes: dict[str, Route] = {}
 
     def add(route: Route) -> None:
-        routes.pop(str(route.destination), None)
-        routes[str(route.destination)] = route
+        routes.pop(route.key, None)
+        routes[route.key] = route
 
     for s in t.segments:
         gw = s.wireguard_ip
-        if not _is_address(gw):
+        if not isinstance(gw, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
             continue  # the WireGuard subnet ran out: this segment is unreachable
-        assert isinstance(gw, (ipaddress.IPv4Address, ipaddress.IPv6Address))
         for cidr in s.cidrs:
             if cidr is not None:
                 add(Route(cidr, gw))
-        for ip in s.private_ips:
-            add(Route(one_address(ip), gw))
-        for ip in s.allowed_location_ips:
-            add(Route(ip, gw))
+        for private in s.private_ips:
+            add(Route(one_address(private), gw))
+        for location_ip in s.allowed_location_ips:
+            add(Route(location_ip, gw))
         add(Route(one_address(gw)))
     for p in t.peers:
         if p.name == name:
             continue  # no route to ourselves
-        for ip in p.allowed_ips:
-            add(Route(ip))
+        for allowed in p.allowed_ips:
+            add(Route(allowed))
     first = t.segments[0].wireguard_ip if t.segments else None
-    if _is_address(first):
-        for ip in extra:
-            add(Route(ip, first))  # type: ignore[arg-type]
+    if isinstance(first, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
+        for cidr in extra:
+            add(Route(cidr, first))
     return list(routes.values())
-
-
-def _is_address(value: object) -> bool:
-    return isinstance(value, (ipaddress.IPv4Address, ipaddress.IPv6Address))
 
 
 def render_setconf(peers: list[WireGuardPeer], private_key: bytes, listen_port: int) -> str:
