@@ -96,7 +96,7 @@ def test_the_subnet_comes_from_the_first_node_with_a_wireguard_ip(blog) -> None:
     nodes[0]["metadata"]["annotations"]["kilo.squat.ai/wireguard-ip"] = "10.9.0.1/16"
     p = plan(cluster_of(objects), "laptop", now)
     assert str(p.topology.subnet) == "10.9.0.0/16"
-    assert f"10.42.3.0/24 via 10.9.0.1 dev kilo0 onlink proto static" in routes_text(p.routes)
+    assert "10.42.3.0/24 via 10.9.0.1 dev kilo0 onlink proto static" in routes_text(p.routes)
 
 
 def test_granularity_full_gives_one_segment_per_node(blog) -> None:
