@@ -189,3 +189,4 @@ from kgctl_py.cli import (
     connect_cmd,  # noqa: F401
     tools_cmd,  # noqa: F401
 )
+from kgctl_py.cli import doctor_cmd  # noqa: E402,F401

@@ -1,0 +1,64 @@
+"""``kgctl-py doctor``: parse the flags, run the doctor, print a renderer's output."""
+
+from __future__ import annotations
+
+import click
+
+from kgctl_py.cli import CompletingChoice, cli, global_options, settings, validate_globals
+from kgctl_py.errors import CliError, ExitCode
+
+DOCTOR_FORMATS = ("table", "json", "short")
+
+
+@cli.command()
+@click.option("-o", "--output", "fmt", type=CompletingChoice(DOCTOR_FORMATS), default="table", show_default=True, help="table (grouped, with hints), json (documented schema) or short.")
+@click.option("--check", "checks", metavar="ID", multiple=True, help="Run only checks matching this id or glob (repeatable), e.g. 'kilo.*'.")
+@click.option("--skip", "skips", metavar="ID", multiple=True, help="Skip checks matching this id or glob (repeatable).")
+@click.option("--static-only", is_flag=True, help="Only the checks that read objects: no pods, no exec, no network.")
+@click.option("--timeout", type=click.FloatRange(min=1), default=120.0, show_default=True, metavar="SECONDS", help="How long to wait for the ping pods and for cleanup; each exec gets at most 20 s.")
+@click.option("--image", default="busybox:1.36", show_default=True, help="Image of the ping pods (use a mirror in air-gapped clusters).")
+@click.option("--namespace", default=None, metavar="NAME", help="Namespace doctor creates for the ping pods. (default kgctl-py-doctor-<random>)")
+@click.option("--keep", is_flag=True, help="Leave the ping namespace and pods for inspection.")
+@click.option("--max-concurrent-execs", type=click.IntRange(min=1, max=256), default=16, show_default=True, metavar="N", help="At most this many execs at once.")
+@click.option("--wg-interface", default="kilo0", show_default=True, metavar="NAME", help="Kilo's WireGuard interface on the nodes.")
+@click.option("--from-host", is_flag=True, help="Also ping every node's WireGuard IP and endpoint from this machine (host.ping).")
+@click.option("--api-port", type=click.IntRange(1, 65535), default=6443, show_default=True, metavar="PORT", help="The API port of the K3s servers' external IPs (api.tls-san).")
+@global_options
+@click.pass_context
+def doctor(ctx: click.Context, fmt: str, checks: tuple[str, ...], skips: tuple[str, ...], static_only: bool, timeout: float, image: str,
+           namespace: str | None, keep: bool, max_concurrent_execs: int, wg_interface: str, from_host: bool, api_port: int) -> None:
+    """Check a K3s + Kilo cluster: what is broken, on which node, what to type.
+
+    Exit status: 0 when nothing failed (warnings allowed), 1 when a check
+    failed, 2 for usage errors, 3/4/5 when the API server is unreachable,
+    refuses us or answers with an error, 130 when interrupted.
+    """
+    if fmt not in DOCTOR_FORMATS:
+        raise CliError(f"output format {fmt} unknown; possible values are: {', '.join(DOCTOR_FORMATS)}", ExitCode.USAGE)
+    from kgctl_py.doctor.model import DoctorOptions, Observer
+    from kgctl_py.doctor.render import Env, render_json, render_short, render_table
+    from kgctl_py.doctor.runner import doctor as run_doctor
+
+    s = settings(ctx)
+    validate_globals(s)
+    opts = DoctorOptions(checks, skips, static_only, timeout, image, namespace, keep, max_concurrent_execs, wg_interface, from_host, api_port)
+    env = Env.detect()
+    observer = Observer()
+
+    def warn(message: str) -> None:
+        env.end_progress()
+        click.echo(f"kgctl-py: {message}", err=True)
+
+    try:
+        code = run_doctor(s, opts, observer, env.show_progress, warn)
+    finally:
+        env.end_progress()
+    if fmt == "json":
+        text = render_json(observer.results)
+    elif fmt == "short":
+        text = render_short(observer.results, env)
+    else:
+        text = render_table(observer.results, env)
+    env.stdout.write(text)
+    env.stdout.flush()
+    ctx.exit(code)

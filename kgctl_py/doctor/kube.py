@@ -1,0 +1,188 @@
+"""Doctor's API access: our stdlib client for reads and writes, the official
+``kubernetes`` client (imported lazily) for exec over its websocket protocol.
+
+The kubernetes client swaps ``call_api`` on the ApiClient while it streams, so
+each worker thread gets an ApiClient of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from kgctl_py.kube.client import ApiError, Client
+from kgctl_py.kube.kubeconfig import ClusterAuth
+
+SSAR = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
+
+
+@dataclass
+class ExecOutcome:
+    stdout: str = ""
+    stderr: str = ""
+    exit_code: int | None = None
+    # Set when the command could not be run or did not finish in time.
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not self.error and self.exit_code == 0
+
+
+class Session:
+    def __init__(self, auth: ClusterAuth, timeout: float) -> None:
+        self.auth = auth
+        self.timeout = timeout
+        self.client = Client(auth, timeout=timeout)
+        self._local = threading.local()
+        self._configuration: Any = None
+        self._tmpdir: str | None = None
+        self._lock = threading.Lock()
+        self.active_execs = 0
+        self.peak_execs = 0
+        self.exec_count = 0
+
+    # --- plain API calls (main thread) ------------------------------------------------------
+
+    def can(self, verb: str, resource: str, group: str = "", subresource: str = "", namespace: str | None = None) -> bool | None:
+        """SelfSubjectAccessReview: True/False, or None when the review itself failed."""
+        attrs: dict[str, Any] = {"verb": verb, "resource": resource, "group": group}
+        if subresource:
+            attrs["subresource"] = subresource
+        if namespace:
+            attrs["namespace"] = namespace
+        body = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview", "spec": {"resourceAttributes": attrs}}
+        try:
+            review = self.client.request("POST", SSAR, body=body, what="selfsubjectaccessreviews")
+        except ApiError:
+            return None
+        return bool(((review or {}).get("status") or {}).get("allowed"))
+
+    # --- exec (any thread) ----------------------------------------------------------------------
+
+    def _api(self) -> Any:
+        api = getattr(self._local, "api", None)
+        if api is None:
+            from kubernetes import client
+
+            with self._lock:
+                if self._configuration is None:
+                    self._configuration = self._build_configuration()
+            api = client.CoreV1Api(client.ApiClient(self._configuration))
+            self._local.api = api
+        return api
+
+    def _build_configuration(self) -> Any:
+        import websocket
+        from kubernetes import client
+
+        # The kubernetes client opens exec websockets without a timeout of its own.
+        websocket.setdefaulttimeout(self.timeout)
+        c = client.Configuration()
+        c.host = self.auth.server
+        c.verify_ssl = not self.auth.insecure
+        if self.auth.tls_server_name:
+            c.tls_server_name = self.auth.tls_server_name
+        if self.auth.token:
+            c.api_key = {"authorization": f"Bearer {self.auth.token}"}
+        elif self.auth.username:
+            import base64
+
+            basic = base64.b64encode(f"{self.auth.username}:{self.auth.password}".encode()).decode()
+            c.api_key = {"authorization": f"Basic {basic}"}
+        # The client reads CA and client certificates only from files: keep them private, remove them in close().
+        if self.auth.ca_data or (self.auth.cert_data and self.auth.key_data):
+            self._tmpdir = tempfile.mkdtemp(prefix="kgctl-py-doctor-")
+        if self.auth.ca_data:
+            c.ssl_ca_cert = self._write("ca.crt", self.auth.ca_data)
+        if self.auth.cert_data and self.auth.key_data:
+            c.cert_file = self._write("client.crt", self.auth.cert_data)
+            c.key_file = self._write("client.key", self.auth.key_data)
+        return c
+
+    def _write(self, name: str, data: bytes) -> str:
+        assert self._tmpdir is not None
+        path = os.path.join(self._tmpdir, name)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        return path
+
+    def exec(self, namespace: str, pod: str, container: str | None, command: list[str], timeout: float) -> ExecOutcome:
+        with self._lock:
+            self.active_execs += 1
+            self.exec_count += 1
+            self.peak_execs = max(self.peak_execs, self.active_execs)
+        try:
+            return self._exec(namespace, pod, container, command, timeout)
+        finally:
+            with self._lock:
+                self.active_execs -= 1
+
+    def _exec(self, namespace: str, pod: str, container: str | None, command: list[str], timeout: float) -> ExecOutcome:
+        try:
+            from kubernetes.stream import stream
+
+            kwargs: dict[str, Any] = {"command": command, "stderr": True, "stdin": False, "stdout": True, "tty": False,
+                                      "_preload_content": False, "_request_timeout": timeout}
+            if container:
+                kwargs["container"] = container
+            deadline = time.monotonic() + timeout
+            ws = stream(self._api().connect_get_namespaced_pod_exec, pod, namespace, **kwargs)
+        except Exception as err:  # the client wraps every failure in ApiException(status=0)
+            return ExecOutcome(error=_exec_error(err))
+        try:
+            while ws.is_open() and time.monotonic() < deadline:
+                ws.update(timeout=max(0.0, deadline - time.monotonic()))
+            if ws.is_open():
+                return ExecOutcome(stdout=ws.read_channel(1), error=f"timed out after {timeout:g}s")
+            out, err = ws.read_channel(1), ws.read_channel(2)
+            code, problem = _exit_code(ws.read_channel(3))
+            return ExecOutcome(out, err, code, problem)
+        except Exception as err:
+            return ExecOutcome(error=_exec_error(err))
+        finally:
+            try:
+                ws.close()
+            except Exception:
+                pass
+
+    def close(self) -> None:
+        self.client.close()
+        if self._tmpdir is not None:
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
+            self._tmpdir = None
+
+
+def _exit_code(text: str) -> tuple[int | None, str]:
+    """The exit code from the exec's status channel, or why there is none."""
+    import json
+
+    try:
+        status = json.loads(text) if text else {}
+    except ValueError:
+        return None, f"exec failed: unreadable status {text[:80]!r}"
+    if not isinstance(status, dict):
+        return None, "exec failed: unreadable status"
+    if status.get("status") == "Success":
+        return 0, ""
+    for cause in (status.get("details") or {}).get("causes") or []:
+        if isinstance(cause, dict) and cause.get("reason") == "ExitCode":
+            try:
+                return int(cause.get("message")), ""
+            except (TypeError, ValueError):
+                break
+    return None, f"exec failed: {status.get('message') or 'the API server sent no exit status'}"
+
+
+def _exec_error(err: Exception) -> str:
+    reason = getattr(err, "reason", None) or str(err) or type(err).__name__
+    reason = str(reason).strip().splitlines()[0] if str(reason).strip() else type(err).__name__
+    if "403" in reason or "Forbidden" in reason:
+        return f"exec forbidden: {reason}"
+    return f"exec failed: {reason}"

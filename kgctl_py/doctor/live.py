@@ -1,0 +1,444 @@
+"""Checks that exec into pods or create them: each fetches over the API, then
+hands the text to a pure judge (``judge_*``, ``wg``, ``ping``)."""
+
+from __future__ import annotations
+
+import secrets
+import signal
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+from kgctl_py.doctor import ping as P
+from kgctl_py.doctor import wg
+from kgctl_py.doctor.kube import ExecOutcome, Session
+from kgctl_py.doctor.model import DoctorOptions, Finding, Status
+from kgctl_py.doctor.pool import run_bounded
+from kgctl_py.doctor.static import StaticInput, age_text, pod_ready
+from kgctl_py.errors import CliError
+from kgctl_py.kube.client import ApiError
+from kgctl_py.mesh.cluster import KgctlError, Options, node_topology
+from kgctl_py.mesh.key import key_str
+
+
+@dataclass
+class LiveContext:
+    static: StaticInput
+    session: Session
+    opts: DoctorOptions
+    progress: Callable[[str], None] = lambda message: None
+    warn: Callable[[str], None] = lambda message: None
+    kubectl: str = "kubectl"
+    run_id: str = field(default_factory=lambda: secrets.token_hex(3))
+    # The namespace doctor may have created (cleanup deletes it only if it carries run_id).
+    namespace: str | None = None
+    _perm_cache: dict[tuple[str, ...], bool | None] = field(default_factory=dict)
+
+    def permission_problem(self, wants: list[tuple[str, str, str, str, str | None]]) -> str:
+        """'' when every (verb, group, resource, subresource, namespace) is allowed; else what is missing."""
+        missing = []
+        for verb, group, resource, sub, ns in wants:
+            key = (verb, group, resource, sub, ns or "")
+            if key not in self._perm_cache:
+                self._perm_cache[key] = self.session.can(verb, resource, group, sub, ns)
+            if self._perm_cache[key] is False:
+                what = f"{resource}/{sub}" if sub else (f"{resource}.{group}" if group else resource)
+                where = f" -n {ns}" if ns else ""
+                missing.append(f"{verb} {what}{where}")
+        if not missing:
+            return ""
+        return "missing RBAC permission: " + "; ".join(missing) + f" (check with: {self.kubectl} auth can-i {missing[0]})"
+
+    def kilo_pods(self) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        for pod in self.static.pods:
+            node = (pod.get("spec") or {}).get("nodeName")
+            if node and pod_ready(pod):
+                found.setdefault(node, pod)
+        return found
+
+
+def _f(check: str, status: Status, subject: str, detail: str, kind: str = "node", hint: str = "") -> Finding:
+    return Finding(check, status, subject, detail, kind, hint)
+
+
+def _container(pod: dict[str, Any], preferred: str) -> str | None:
+    names = [c.get("name") for c in (pod.get("spec") or {}).get("containers") or [] if isinstance(c, dict)]
+    if preferred in names:
+        return preferred
+    return names[0] if names else None
+
+
+def _exec_on(ctx: LiveContext, targets: dict[str, dict[str, Any]], command: list[str]) -> dict[str, ExecOutcome]:
+    names = sorted(targets)
+
+    def one(node: str) -> ExecOutcome:
+        pod = targets[node]
+        md = pod["metadata"]
+        return ctx.session.exec(md.get("namespace", ctx.opts.kilo_namespace), md["name"], _container(pod, "kilo"), command, ctx.opts.exec_timeout)
+
+    results = run_bounded(names, one, ctx.opts.max_concurrent_execs)
+    return {names[i]: r for i, r in results.items()}
+
+
+def _kilo_exec_precheck(ctx: LiveContext, cid: str) -> tuple[dict[str, dict[str, Any]], list[Finding]]:
+    pods = ctx.kilo_pods()
+    namespaces = sorted({p["metadata"].get("namespace", ctx.opts.kilo_namespace) for p in pods.values()}) or [ctx.opts.kilo_namespace]
+    problem = ctx.permission_problem([("create", "", "pods", "exec", ns) for ns in namespaces])
+    if problem:
+        return {}, [_f(cid, Status.FAIL, "cluster", problem, "cluster")]
+    if not pods:
+        return {}, [_f(cid, Status.SKIP, "cluster", "no Ready Kilo pod (label app.kubernetes.io/name=kilo) to exec in", "cluster")]
+    return pods, []
+
+
+# --- node.ip-forward ---------------------------------------------------------------------------------
+
+
+def judge_ip_forward(outcome: ExecOutcome) -> tuple[Status, str]:
+    if outcome.error:
+        return Status.FAIL, f"cannot read it: {outcome.error}"
+    value = outcome.stdout.strip()
+    if outcome.exit_code != 0:
+        return Status.FAIL, f"cat failed ({outcome.exit_code}): {outcome.stderr.strip() or value}"
+    if value == "1":
+        return Status.PASS, "net.ipv4.ip_forward = 1"
+    if value == "0":
+        return Status.FAIL, "net.ipv4.ip_forward = 0: the node does not route pod traffic for other nodes"
+    return Status.FAIL, f"unexpected content {value[:40]!r}"
+
+
+def ip_forward(ctx: LiveContext) -> list[Finding]:
+    cid = "node.ip-forward"
+    pods, early = _kilo_exec_precheck(ctx, cid)
+    if early:
+        return early
+    ctx.progress("reading net.ipv4.ip_forward on the nodes")
+    outcomes = _exec_on(ctx, pods, ["cat", "/proc/sys/net/ipv4/ip_forward"])
+    out = []
+    for node in ctx.static.nodes:
+        if node.name not in outcomes:
+            out.append(_f(cid, Status.SKIP, node.name, "no Ready Kilo pod to exec in"))
+            continue
+        status, detail = judge_ip_forward(outcomes[node.name])
+        hint = f"on {node.name}: sysctl -w net.ipv4.ip_forward=1 (and persist it in /etc/sysctl.d/)" if status == Status.FAIL else ""
+        out.append(_f(cid, status, node.name, detail, hint=hint))
+    return out
+
+
+# --- wireguard.handshake / wireguard.drift ----------------------------------------------------------
+
+
+def _names(ctx: LiveContext) -> dict[str, str]:
+    names: dict[str, str] = {}
+    t = ctx.static.topology
+    if t is not None:
+        for s in t.segments:
+            if s.key is not None:
+                names[key_str(s.key)] = s.leader_name
+    for p in ctx.static.cluster.peers:
+        if p.public_key is not None:
+            names.setdefault(key_str(p.public_key), f"peer {p.name}")
+    return names
+
+
+def _leaders(ctx: LiveContext, cid: str) -> tuple[dict[str, dict[str, Any]], list[Finding]]:
+    pods, early = _kilo_exec_precheck(ctx, cid)
+    if early:
+        return {}, early
+    t = ctx.static.topology
+    if t is None:
+        return {}, [_f(cid, Status.SKIP, "cluster", f"no topology: {ctx.static.topology_error}", "cluster")]
+    out = []
+    targets = {}
+    for s in t.segments:
+        if s.leader_name in pods:
+            targets[s.leader_name] = pods[s.leader_name]
+        else:
+            out.append(_f(cid, Status.SKIP, s.leader_name, "leader has no Ready Kilo pod to exec in"))
+    return targets, out
+
+
+def judge_handshakes(live: wg.LiveInterface, expected_keys: list[str], names: dict[str, str], peer_keys: set[str], now: int) -> tuple[Status, str]:
+    fails, warns, fine = [], [], 0
+    for key in expected_keys:
+        name = names.get(key, key[:8] + "…")
+        peer = live.peers.get(key)
+        soft = key in peer_keys  # a Kilo Peer (a laptop, a phone) may simply be offline
+        bucket = warns if soft else fails
+        if peer is None:
+            bucket.append(f"{name}: not configured")
+        elif peer.latest_handshake == 0:
+            bucket.append(f"{name}: no handshake ever")
+        elif now - peer.latest_handshake > wg.HANDSHAKE_MAX_AGE:
+            bucket.append(f"{name}: last handshake {age_text(now - peer.latest_handshake)} ago")
+        else:
+            fine += 1
+    if fails:
+        return Status.FAIL, "; ".join(fails + warns)
+    if warns:
+        return Status.WARN, "; ".join(warns)
+    return Status.PASS, f"{fine} peer(s) shook hands within {wg.HANDSHAKE_MAX_AGE // 60} min"
+
+
+def _wg_failed(ctx: LiveContext, outcome: ExecOutcome) -> str:
+    if outcome.error:
+        return outcome.error
+    text = (outcome.stderr or outcome.stdout).strip().splitlines()
+    why = text[-1] if text else f"exit code {outcome.exit_code}"
+    return f"wg failed: {why} (is the interface called {ctx.opts.wg_interface}? see --wg-interface)"
+
+
+def handshake(ctx: LiveContext) -> list[Finding]:
+    cid = "wireguard.handshake"
+    targets, out = _leaders(ctx, cid)
+    if not targets:
+        return out
+    ctx.progress("reading WireGuard handshakes on the leaders")
+    outcomes = _exec_on(ctx, targets, ["wg", "show", ctx.opts.wg_interface, "dump"])
+    names = _names(ctx)
+    peer_keys = {key_str(p.public_key) for p in ctx.static.cluster.peers if p.public_key is not None}
+    now = int(time.time())
+    for leader, outcome in sorted(outcomes.items()):
+        if not outcome.ok:
+            out.append(_f(cid, Status.FAIL, leader, _wg_failed(ctx, outcome)))
+            continue
+        expected = _expected_conf(ctx, leader)
+        if expected is None:
+            out.append(_f(cid, Status.SKIP, leader, "not a ready node: nothing computed to compare"))
+            continue
+        keys = [key_str(p.public_key) for p in expected if p.public_key is not None]
+        status, detail = judge_handshakes(wg.parse_dump(outcome.stdout), keys, names, peer_keys, now)
+        hint = f"check {leader}'s endpoint and that UDP {ctx.static.port} is open between the leaders; the clock of this machine matters too (date -u)" if status != Status.PASS else ""
+        out.append(_f(cid, status, leader, detail, hint=hint))
+    return out
+
+
+def _expected_conf(ctx: LiveContext, leader: str) -> list[Any] | None:
+    s = ctx.static
+    try:
+        t, _ = node_topology(s.cluster, leader, Options(granularity=s.granularity, port=s.port), s.now)
+    except KgctlError:
+        return None
+    return t.conf()
+
+
+def drift(ctx: LiveContext) -> list[Finding]:
+    cid = "wireguard.drift"
+    targets, out = _leaders(ctx, cid)
+    if not targets:
+        return out
+    ctx.progress("comparing the live WireGuard configuration")
+    outcomes = _exec_on(ctx, targets, ["wg", "showconf", ctx.opts.wg_interface])
+    names = _names(ctx)
+    for leader, outcome in sorted(outcomes.items()):
+        if not outcome.ok:
+            out.append(_f(cid, Status.FAIL, leader, _wg_failed(ctx, outcome)))
+            continue
+        expected = _expected_conf(ctx, leader)
+        if expected is None:
+            out.append(_f(cid, Status.SKIP, leader, "not a ready node: nothing computed to compare"))
+            continue
+        fails, warns = wg.drift(wg.parse_showconf(outcome.stdout), expected, names, ctx.static.port)
+        if fails:
+            out.append(_f(cid, Status.FAIL, leader, "; ".join(fails + warns),
+                          hint=f"compare: kgctl-py showconf node {leader}  vs  wg showconf {ctx.opts.wg_interface} on {leader}; restart its Kilo pod to reconcile"))
+        elif warns:
+            out.append(_f(cid, Status.WARN, leader, "; ".join(warns)))
+        else:
+            out.append(_f(cid, Status.PASS, leader, f"{len(expected)} peer(s) match kgctl-py's configuration"))
+    return out
+
+
+# --- pod.ping --------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def deferred_signals() -> Iterator[list[int]]:
+    """Hold SIGINT/SIGTERM while cleaning up; re-raise as KeyboardInterrupt afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield []
+        return
+    caught: list[int] = []
+    previous = {s: signal.signal(s, lambda signum, frame: caught.append(signum)) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield caught
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    if caught:
+        raise KeyboardInterrupt
+
+
+def _ns_path(name: str) -> str:
+    return f"/api/v1/namespaces/{name}"
+
+
+def cleanup(ctx: LiveContext) -> None:
+    """Delete doctor's DaemonSet and namespace and wait until the namespace is gone."""
+    ns = ctx.namespace
+    if ns is None:
+        return
+    client = ctx.session.client
+    command = f"{ctx.kubectl} delete namespace {ns}"
+    if ctx.opts.keep:
+        ctx.warn(f"kept namespace {ns} with the ping pods for inspection; remove it with: {command}")
+        ctx.namespace = None
+        return
+    with deferred_signals():
+        try:
+            current = client.get(_ns_path(ns), what=f"namespace {ns}")
+            labels = ((current or {}).get("metadata") or {}).get("labels") or {}
+            if labels.get(P.RUN_LABEL) != ctx.run_id:
+                ctx.namespace = None  # not ours: never delete it
+                return
+            try:
+                client.request("DELETE", f"/apis/apps/v1/namespaces/{ns}/daemonsets/kgctl-py-doctor-ping", {"propagationPolicy": "Background"}, what="daemonset kgctl-py-doctor-ping")
+            except ApiError as err:
+                if err.status != 404:
+                    raise
+            client.request("DELETE", _ns_path(ns), {"propagationPolicy": "Background"}, what=f"namespace {ns}")
+            deadline = time.monotonic() + ctx.opts.timeout
+            while time.monotonic() < deadline:
+                try:
+                    client.get(_ns_path(ns), what=f"namespace {ns}")
+                except ApiError as err:
+                    if err.status == 404:
+                        ctx.namespace = None
+                        return
+                    raise
+                time.sleep(0.2)
+            ctx.warn(f"namespace {ns} is still terminating after {ctx.opts.timeout:g}s; check it with: {ctx.kubectl} get namespace {ns}")
+            ctx.namespace = None
+        except ApiError as err:
+            if err.status == 404:
+                ctx.namespace = None
+                return
+            ctx.warn(f"could not delete namespace {ns} ({err.message}); delete it with: {command}")
+        except CliError as err:
+            ctx.warn(f"could not delete namespace {ns} ({err.message}); delete it with: {command}")
+
+
+def _ping_places(ctx: LiveContext) -> dict[str, P.Place]:
+    places: dict[str, P.Place] = {}
+    t = ctx.static.topology
+    if t is None:
+        return places
+    for s in t.segments:
+        loc = s.location.split(":", 1)[1] or '""'
+        for host in s.hostnames:
+            places[host] = P.Place(loc, s.leader_name, str(s.endpoint) if s.endpoint is not None else "")
+    return places
+
+
+def pod_ping(ctx: LiveContext) -> tuple[list[Finding], dict[str, Any] | None]:
+    cid = "pod.ping"
+    ns = ctx.opts.namespace or f"kgctl-py-doctor-{ctx.run_id}"
+    problem = ctx.permission_problem([
+        ("create", "", "namespaces", "", None),
+        ("delete", "", "namespaces", "", None),
+        ("create", "apps", "daemonsets", "", ns),
+        ("list", "", "pods", "", ns),
+        ("create", "", "pods", "exec", ns),
+    ])
+    if problem:
+        return [_f(cid, Status.FAIL, "cluster", problem, "cluster")], None
+    client = ctx.session.client
+    try:
+        try:
+            ctx.namespace = ns
+            client.request("POST", "/api/v1/namespaces", body=P.namespace_manifest(ns, ctx.run_id), what=f"namespace {ns}")
+        except ApiError as err:
+            if err.status == 409:
+                return [_f(cid, Status.FAIL, "cluster", f"namespace {ns} already exists; doctor only uses a namespace it creates", "cluster",
+                           hint="pick another --namespace, or delete the old one")], None
+            raise
+        client.request("POST", f"/apis/apps/v1/namespaces/{ns}/daemonsets", body=P.daemonset_manifest(ns, ctx.opts.image, ctx.run_id), what="daemonset kgctl-py-doctor-ping")
+        pods, waiting = _wait_for_pods(ctx, ns)
+        findings, data = _ping_all(ctx, ns, pods)
+        for node, why in waiting.items():
+            findings.append(_f(cid, Status.FAIL, node, f"no running ping pod after {ctx.opts.timeout:g}s: {why}",
+                               hint=f"{ctx.kubectl} -n {ns} describe pods (image {ctx.opts.image} reachable? use --image for a local registry)"))
+        return findings, data
+    finally:
+        cleanup(ctx)
+
+
+def _wait_for_pods(ctx: LiveContext, ns: str) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    want = sorted(n.name for n in ctx.static.nodes)
+    deadline = time.monotonic() + ctx.opts.timeout
+    running: dict[str, dict[str, Any]] = {}
+    last: dict[str, str] = {}
+    while True:
+        pods = ctx.session.client.list(f"/api/v1/namespaces/{ns}/pods", {"labelSelector": f"{P.RUN_LABEL}={ctx.run_id}"}, what="pods")
+        running, last = {}, {}
+        for pod in pods:
+            node = (pod.get("spec") or {}).get("nodeName") or ""
+            if pod_ready(pod) and (pod.get("status") or {}).get("podIP"):
+                running.setdefault(node, pod)
+            else:
+                last[node] = _pod_state(pod)
+        ctx.progress(f"ping pods running: {len([n for n in want if n in running])}/{len(want)}")
+        if all(n in running for n in want) or time.monotonic() >= deadline:
+            break
+        time.sleep(0.25)
+    missing = {n: last.get(n, "no pod was scheduled there") for n in want if n not in running}
+    return {n: p for n, p in running.items() if n in want}, missing
+
+
+def _pod_state(pod: dict[str, Any]) -> str:
+    status = pod.get("status") or {}
+    for cs in status.get("containerStatuses") or []:
+        waiting = (cs.get("state") or {}).get("waiting")
+        if waiting:
+            return f"{waiting.get('reason', 'waiting')}: {waiting.get('message', '')}".strip(": ")
+    for c in status.get("conditions") or []:
+        if c.get("status") == "False" and c.get("message"):
+            return str(c["message"])
+    return f"pod {pod['metadata'].get('name')} is {status.get('phase', 'Pending')}"
+
+
+def _ping_all(ctx: LiveContext, ns: str, pods: dict[str, dict[str, Any]]) -> tuple[list[Finding], dict[str, Any]]:
+    cid = "pod.ping"
+    nodes = sorted(pods)
+    pairs = [(a, b) for a in nodes for b in nodes if a != b]
+    done = [0]
+    started = time.monotonic()
+    peak_before = ctx.session.peak_execs
+    ctx.session.peak_execs = 0
+
+    def one(pair: tuple[str, str]) -> P.PingResult:
+        src, dst = pair
+        target = pods[dst]["status"]["podIP"]
+        o = ctx.session.exec(ns, pods[src]["metadata"]["name"], "ping", [*P.PING_COMMAND, target], ctx.opts.exec_timeout)
+        return P.judge_ping(o.exit_code, o.stdout, o.stderr, o.error)
+
+    def tick(pair: tuple[str, str], result: P.PingResult) -> None:
+        done[0] += 1
+        if done[0] % 10 == 0 or done[0] == len(pairs):
+            ctx.progress(f"pings done: {done[0]}/{len(pairs)}")
+
+    by_index = run_bounded(pairs, one, ctx.opts.max_concurrent_execs, tick)
+    results = {pairs[i]: r for i, r in by_index.items()}
+    seconds = time.monotonic() - started
+    peak = ctx.session.peak_execs
+    ctx.session.peak_execs = max(peak, peak_before)
+    findings = []
+    for pair in pairs:
+        r = results[pair]
+        findings.append(_f(cid, r.status, f"{pair[0]} → {pair[1]}", f"{r.detail}" + (f", avg {r.rtt_ms:.1f} ms" if r.rtt_ms is not None else ""), "pair"))
+    for text in P.culprits(nodes, results, _ping_places(ctx), ctx.static.port):
+        findings.append(_f(cid, Status.FAIL, "cluster", text, "cluster", hint=text.split(": ", 1)[-1]))
+    if not pairs and nodes:
+        findings.append(_f(cid, Status.PASS, nodes[0], "one node: no pairs to ping"))
+    data = {
+        "nodes": nodes,
+        "rttMs": [[None if a == b else results[(a, b)].rtt_ms for b in nodes] for a in nodes],
+        "status": [["" if a == b else results[(a, b)].status.value for b in nodes] for a in nodes],
+        "pairs": len(pairs),
+        "seconds": round(seconds, 3),
+        "peakConcurrentExecs": peak,
+    }
+    return findings, data

@@ -1,0 +1,120 @@
+"""What a check is, what it finds, and how findings add up to a verdict."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Callable
+
+
+class Status(str, Enum):
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+    SKIP = "skip"
+    # A ping pair that could not be measured (the exec failed or timed out).
+    UNKNOWN = "unknown"
+
+
+class Severity(str, Enum):
+    """The worst status a check reports for a problem it finds."""
+
+    FAIL = "fail"
+    WARN = "warn"
+    INFO = "info"
+
+
+# How bad a status is, for "the worst finding wins".
+RANK = {Status.SKIP: 0, Status.PASS: 1, Status.UNKNOWN: 2, Status.WARN: 3, Status.FAIL: 4}
+
+# Categories in the order the report shows them.
+CATEGORIES = ("k3s", "kilo", "node", "api", "wireguard", "network")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One verdict about one subject: a node, peer, location, pair or the cluster."""
+
+    check: str
+    status: Status
+    subject: str
+    detail: str
+    kind: str = "node"
+    hint: str = ""
+
+
+@dataclass(frozen=True)
+class Check:
+    """A check declared as data; ``run`` takes the check's explicit inputs."""
+
+    id: str
+    category: str
+    title: str
+    severity: Severity
+    hint: str
+    run: Callable[..., list[Finding]] = field(repr=False, compare=False)
+    # Needs a live API (not a snapshot), exec in pods, or the network.
+    needs_api: bool = False
+    needs_exec: bool = False
+    needs_network: bool = False
+
+    @property
+    def doc(self) -> str:
+        return f"docs/checks/{self.id}.md"
+
+    @property
+    def static(self) -> bool:
+        """Reads only objects, so it also runs on --snapshot and --static-only."""
+        return not (self.needs_api or self.needs_exec or self.needs_network)
+
+
+@dataclass
+class CheckResult:
+    check: Check
+    findings: list[Finding]
+    # Extra structured output, e.g. the ping matrix.
+    data: dict[str, Any] | None = None
+
+    @property
+    def status(self) -> Status:
+        if not self.findings:
+            return Status.SKIP
+        return max((f.status for f in self.findings), key=RANK.__getitem__)
+
+
+def worst(statuses: list[Status]) -> Status:
+    return max(statuses, key=RANK.__getitem__) if statuses else Status.PASS
+
+
+class Observer:
+    """Receives results as checks finish; renderers work on the collected list."""
+
+    def __init__(self) -> None:
+        self.results: list[CheckResult] = []
+
+    def started(self, check: Check) -> None:
+        pass
+
+    def finished(self, result: CheckResult) -> None:
+        self.results.append(result)
+
+
+@dataclass
+class DoctorOptions:
+    checks: tuple[str, ...] = ()
+    skips: tuple[str, ...] = ()
+    static_only: bool = False
+    # Bounds waiting for the ping pods and for the namespace to go; execs get min(this, 20 s).
+    timeout: float = 120.0
+    image: str = "busybox:1.36"
+    namespace: str | None = None
+    keep: bool = False
+    max_concurrent_execs: int = 16
+    wg_interface: str = "kilo0"
+    from_host: bool = False
+    api_port: int = 6443
+    kilo_namespace: str = "kube-system"
+
+    @property
+    def exec_timeout(self) -> float:
+        return min(self.timeout, 20.0)

@@ -1,0 +1,129 @@
+"""The pod-to-pod ping matrix: the test DaemonSet, ping output, and a verdict
+that names the likely culprit.  Everything here is pure."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from kgctl_py.doctor.model import Status
+
+MANAGED_BY = "app.kubernetes.io/managed-by"
+MANAGER = "kgctl-py-doctor"
+RUN_LABEL = "kgctl-py.squat.ai/doctor-run"
+APP_LABEL = "app.kubernetes.io/name"
+APP = "kgctl-py-doctor-ping"
+PING_COMMAND = ["ping", "-c", "3", "-W", "2"]
+
+_STATS = re.compile(r"(\d+) packets transmitted, (\d+) (?:packets )?received")
+_RTT = re.compile(r"(?:round-trip|rtt) min/avg/max(?:/mdev)? = ([\d.]+)/([\d.]+)/([\d.]+)")
+
+
+def labels(run_id: str) -> dict[str, str]:
+    return {MANAGED_BY: MANAGER, RUN_LABEL: run_id}
+
+
+def namespace_manifest(name: str, run_id: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels(run_id)}}
+
+
+def daemonset_manifest(namespace: str, image: str, run_id: str) -> dict[str, Any]:
+    pod_labels = {APP_LABEL: APP, **labels(run_id)}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": "kgctl-py-doctor-ping", "namespace": namespace, "labels": dict(pod_labels)},
+        "spec": {
+            "selector": {"matchLabels": {APP_LABEL: APP, RUN_LABEL: run_id}},
+            "template": {
+                "metadata": {"labels": dict(pod_labels)},
+                "spec": {
+                    # Tolerate every taint: the matrix must cover servers and cordoned nodes too.
+                    "tolerations": [{"operator": "Exists"}],
+                    "terminationGracePeriodSeconds": 0,
+                    "automountServiceAccountToken": False,
+                    "enableServiceLinks": False,
+                    "containers": [{
+                        "name": "ping",
+                        "image": image,
+                        # Bounded life: even a leaked pod stops on its own.
+                        "command": ["sleep", "3600"],
+                        "resources": {"requests": {"cpu": "1m", "memory": "8Mi"}, "limits": {"memory": "32Mi"}},
+                        "securityContext": {"capabilities": {"add": ["NET_RAW"]}},
+                    }],
+                },
+            },
+        },
+    }
+
+
+@dataclass
+class PingResult:
+    status: Status
+    rtt_ms: float | None = None
+    detail: str = ""
+
+
+def judge_ping(exit_code: int | None, stdout: str, stderr: str, error: str = "") -> PingResult:
+    """One pair's verdict from busybox (or iputils) ping output."""
+    if error:
+        return PingResult(Status.UNKNOWN, None, error)
+    stats = _STATS.search(stdout)
+    rtt = _RTT.search(stdout)
+    avg = float(rtt.group(2)) if rtt else None
+    if stats is None:
+        why = (stderr or stdout).strip().splitlines()
+        return PingResult(Status.FAIL, None, why[-1] if why else f"ping exited with {exit_code}")
+    sent, got = int(stats.group(1)), int(stats.group(2))
+    if got == 0:
+        return PingResult(Status.FAIL, None, f"0/{sent} replies")
+    if got < sent:
+        return PingResult(Status.WARN, avg, f"{got}/{sent} replies")
+    return PingResult(Status.PASS, avg, f"{got}/{sent} replies")
+
+
+@dataclass
+class Place:
+    """Where a node sits in the mesh, for naming culprits."""
+
+    location: str
+    leader: str
+    endpoint: str
+
+
+def culprits(nodes: list[str], results: dict[tuple[str, str], PingResult], places: dict[str, Place], port: int) -> list[str]:
+    """Name what most likely breaks the failing pairs: the whole mesh, one
+    location's leader, or one node.  Unknown pairs count neither way."""
+    bad = {p for p, r in results.items() if r.status == Status.FAIL}
+    good = {p for p, r in results.items() if r.status in (Status.PASS, Status.WARN)}
+    if not bad:
+        return []
+    if not good:
+        return ["no pod reaches any other pod: check that Kilo runs (kubectl -n kube-system get pods -l app.kubernetes.io/name=kilo) and the CNI config on the nodes"]
+    out: list[str] = []
+    explained: set[tuple[str, str]] = set()
+    locations = sorted({places[n].location for n in nodes if n in places})
+    if len(locations) > 1:
+        for loc in locations:
+            inside = {n for n in nodes if n in places and places[n].location == loc}
+            crossing = {p for p in results if (p[0] in inside) != (p[1] in inside)}
+            cross_bad = crossing & bad
+            if crossing and cross_bad and not (crossing & good):
+                leader = places[next(iter(sorted(inside)))]
+                out.append(
+                    f"every pair crossing location {loc} fails ({len(cross_bad)} pairs): check leader {leader.leader}'s endpoint "
+                    f"{leader.endpoint or '(none)'} and that UDP {port} reaches it"
+                )
+                explained |= cross_bad
+    for node in nodes:
+        mine = {p for p in results if node in p}
+        if mine and mine <= bad and not (mine <= explained):
+            out.append(f"every pair with {node} fails: check {node}'s Kilo pod, its routes and firewall (kubectl -n kube-system logs -l app.kubernetes.io/name=kilo --field-selector spec.nodeName={node})")
+            explained |= mine
+    left = sorted(bad - explained)
+    if left:
+        shown = ", ".join(f"{a} → {b}" for a, b in left[:5])
+        more = f" and {len(left) - 5} more" if len(left) > 5 else ""
+        out.append(f"{len(left)} other pair(s) fail: {shown}{more}")
+    return out

@@ -1,0 +1,74 @@
+"""Every check, declared as data, in the order the report shows them.
+
+Static checks take a ``StaticInput``; the others take a ``LiveContext``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kgctl_py.doctor import live, static
+from kgctl_py.doctor.model import Check, Finding, Severity
+
+FAIL, WARN, INFO = Severity.FAIL, Severity.WARN, Severity.INFO
+
+
+def _tls(ctx: Any) -> list[Finding]:
+    from kgctl_py.doctor import tls
+
+    auth = ctx.session.auth
+    return tls.check(auth.server, auth.insecure, auth.ca_data, ctx.static.node_objs, ctx.opts.api_port, min(ctx.opts.timeout, 10.0))
+
+
+def _host_ping(ctx: Any) -> list[Finding]:
+    from kgctl_py.doctor import hostping
+
+    return hostping.check(ctx.static, ctx.opts.timeout, ctx.opts.max_concurrent_execs)
+
+
+CHECKS: list[Check] = [
+    Check("k3s.tls-san", "k3s", "server certificate names the public address", FAIL,
+          "add --tls-san <public IP> to the K3s server", static.k3s_tls_san),
+    Check("k3s.node-external-ip", "k3s", "nodes declare their external IP, matching Kilo", FAIL,
+          "start K3s with --node-external-ip <public IP>", static.k3s_node_external_ip),
+    Check("k3s.metrics-bind-address", "k3s", "kube-proxy metrics bind to 0.0.0.0", WARN,
+          "start K3s with --kube-proxy-arg metrics-bind-address=0.0.0.0", static.k3s_metrics_bind_address),
+    Check("k3s.flannel-backend", "k3s", "flannel is off when Kilo is the CNI", FAIL,
+          "start the K3s server with --flannel-backend none", static.k3s_flannel_backend),
+    Check("kilo.crd", "kilo", "the Peer CRD is installed", FAIL,
+          "kubectl apply -f https://raw.githubusercontent.com/squat/kilo/main/manifests/crds.yaml", static.kilo_crd),
+    Check("kilo.annotations", "kilo", "Kilo's node annotations are present and parse", FAIL,
+          "check the node's Kilo pod; fix or remove forced annotations (kubectl annotate node NODE KEY-)", static.kilo_annotations),
+    Check("kilo.last-seen", "kilo", "every node checked in within 60 s", FAIL,
+          "check the node's Kilo pod, and this machine's clock", static.kilo_last_seen),
+    Check("kilo.endpoint", "kilo", "leaders have public endpoints on --port", FAIL,
+          "kubectl annotate node LEADER kilo.squat.ai/force-endpoint=<public IP>:51820", static.kilo_endpoint),
+    Check("kilo.nat-keepalive", "kilo", "NAT'd nodes and peers keep their tunnels alive", WARN,
+          "kubectl annotate node NODE kilo.squat.ai/persistent-keepalive=25", static.kilo_nat_keepalive),
+    Check("kilo.location", "kilo", "nodes of a location share one private network", WARN,
+          "give nodes in different networks different locations (kilo.squat.ai/location)", static.kilo_location),
+    Check("kilo.granularity", "kilo", "all nodes agree on the mesh granularity", FAIL,
+          "run every Kilo with the same --mesh-granularity", static.kilo_granularity),
+    Check("kilo.cidr-overlap", "kilo", "pod CIDRs, Kilo subnet and allowed IPs do not overlap", FAIL,
+          "change one of the overlapping ranges", static.kilo_cidr_overlap),
+    Check("kilo.peers", "kilo", "Peers are valid and keys are unique", FAIL,
+          "kubectl edit peer NAME", static.kilo_peers),
+    Check("node.ready", "node", "nodes are Ready", FAIL,
+          "kubectl describe node NODE", static.node_ready),
+    Check("kilo.daemonset", "node", "one Ready Kilo pod per node", FAIL,
+          "kubectl -n kube-system describe ds kilo", static.kilo_daemonset),
+    Check("api.tls-san", "api", "API certificates cover the addresses used", FAIL,
+          "add --tls-san <address> to the K3s server", _tls, needs_api=True, needs_network=True),
+    Check("node.ip-forward", "node", "IP forwarding is on", FAIL,
+          "sysctl -w net.ipv4.ip_forward=1 on the node", live.ip_forward, needs_api=True, needs_exec=True),
+    Check("wireguard.handshake", "wireguard", "leaders shook hands with every peer in 3 min", FAIL,
+          "check the leader's endpoint and UDP 51820 between leaders", live.handshake, needs_api=True, needs_exec=True),
+    Check("wireguard.drift", "wireguard", "live WireGuard config matches kgctl-py's", FAIL,
+          "compare kgctl-py showconf node LEADER with wg showconf kilo0; restart the Kilo pod", live.drift, needs_api=True, needs_exec=True),
+    Check("pod.ping", "network", "every pod pings every other pod", FAIL,
+          "follow the named culprit: a leader's endpoint and UDP port, or one node", live.pod_ping, needs_api=True, needs_exec=True),
+    Check("host.ping", "network", "this machine pings every node's WireGuard IP and endpoint", FAIL,
+          "check routes from this machine (ip route get ADDRESS)", _host_ping, needs_network=True),
+]
+
+BY_ID = {c.id: c for c in CHECKS}

@@ -1,0 +1,154 @@
+"""Select checks, gather their inputs, run them, report to an observer."""
+
+from __future__ import annotations
+
+import fnmatch
+import shlex
+import signal
+import threading
+import time
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+from kgctl_py.doctor.model import Check, CheckResult, DoctorOptions, Finding, Observer, Status
+from kgctl_py.doctor.registry import CHECKS
+from kgctl_py.doctor.static import StaticInput, build_input
+from kgctl_py.errors import CliError, ExitCode
+from kgctl_py.mesh.model import Granularity
+
+
+def select(checks: list[Check], wanted: tuple[str, ...], skipped: tuple[str, ...]) -> list[Check]:
+    """Checks matching any --check glob (all when none), minus any --skip glob."""
+    ids = [c.id for c in checks]
+    for pattern in (*wanted, *skipped):
+        if not fnmatch.filter(ids, pattern):
+            raise CliError(f"no check matches {pattern!r}; known checks: {', '.join(ids)}", ExitCode.USAGE)
+    chosen = [c for c in checks if not wanted or any(fnmatch.fnmatchcase(c.id, p) for p in wanted)]
+    return [c for c in chosen if not any(fnmatch.fnmatchcase(c.id, p) for p in skipped)]
+
+
+def fetch_objects(client: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], bool]:
+    """Nodes, Peers, Kilo pods and whether the Peer CRD exists; API errors end the run (3/4/5)."""
+    from kgctl_py import sources
+    from kgctl_py.kube.client import ApiError
+
+    nodes = client.list(sources.NODES, what="nodes")
+    try:
+        client.get(sources.PEER_CRD, what="customresourcedefinition peers.kilo.squat.ai")
+        crd = True
+    except ApiError as err:
+        if err.status != 404:
+            raise
+        crd = False
+    peers = client.list(sources.PEERS, what="peers.kilo.squat.ai") if crd else []
+    pods = client.list(sources.KILO_PODS, {"labelSelector": sources.KILO_POD_SELECTOR}, what="pods")
+    return nodes, peers, pods, crd
+
+
+def kilo_pods(pods: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for pod in pods:
+        labels = (pod.get("metadata") or {}).get("labels") or {}
+        if isinstance(labels, dict) and labels.get("app.kubernetes.io/name") == "kilo":
+            out.append(pod)
+    return out
+
+
+def kubectl_prefix(kubeconfig: str | None, context: str | None) -> str:
+    parts = ["kubectl"]
+    if kubeconfig:
+        parts += ["--kubeconfig", kubeconfig]
+    if context:
+        parts += ["--context", context]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM ends the run like Ctrl-C does, through every ``finally``."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _skip(check: Check, why: str) -> CheckResult:
+    return CheckResult(check, [Finding(check.id, Status.SKIP, "cluster", why, "cluster")])
+
+
+def run_checks(checks: list[Check], inp: StaticInput, ctx: Any, opts: DoctorOptions, observer: Observer) -> None:
+    for check in checks:
+        observer.started(check)
+        if not check.static:
+            if opts.static_only:
+                observer.finished(_skip(check, "--static-only"))
+                continue
+            if check.id == "host.ping" and not opts.from_host:
+                observer.finished(_skip(check, "pass --from-host to ping the nodes from this machine"))
+                continue
+            if check.needs_api and (ctx is None or ctx.session is None):
+                observer.finished(_skip(check, "needs a live cluster (not run on --snapshot)"))
+                continue
+        try:
+            out = check.run(inp if check.static else ctx)
+        except CliError as err:
+            out = [Finding(check.id, Status.FAIL, "cluster", err.message, "cluster")]
+        findings, data = out if isinstance(out, tuple) else (out, None)
+        observer.finished(CheckResult(check, list(findings), data))
+
+
+def exit_code(results: list[CheckResult]) -> int:
+    return int(ExitCode.FAILURE) if any(r.status == Status.FAIL for r in results) else int(ExitCode.OK)
+
+
+def load_input(settings: Any, opts: DoctorOptions, checks: list[Check]) -> tuple[StaticInput, Any]:
+    """The objects (snapshot or API) and, for a live cluster, an API session."""
+    from kgctl_py import sources
+
+    granularity = Granularity(settings.mesh_granularity)
+    if settings.snapshot is not None:
+        objects = sources.read_snapshot(settings.snapshot, settings.now)
+        pods = kilo_pods(objects.pods)
+        inp = build_input(objects.nodes, objects.peers, pods=pods if objects.pods else None, crd_present=objects.crd_present, now=objects.now,
+                          port=settings.port, granularity=granularity, topology_label=settings.topology_label, snapshot=True)
+        return inp, None
+    from kgctl_py.doctor.kube import Session
+    from kgctl_py.kube.kubeconfig import resolve
+
+    session = Session(resolve(settings.kubeconfig, settings.context), settings.request_timeout)
+    try:
+        nodes, peers, pods, crd = fetch_objects(session.client)
+    except BaseException:
+        session.close()
+        raise
+    now = settings.now if settings.now is not None else int(time.time())
+    inp = build_input(nodes, peers, pods=kilo_pods(pods), crd_present=crd, now=now, port=settings.port,
+                      granularity=granularity, topology_label=settings.topology_label)
+    return inp, session
+
+
+def doctor(settings: Any, opts: DoctorOptions, observer: Observer, progress: Any = None, warn: Any = None) -> int:
+    checks = select(CHECKS, opts.checks, opts.skips)
+    from kgctl_py.doctor.live import LiveContext, cleanup
+
+    with sigterm_as_interrupt():
+        inp, session = load_input(settings, opts, checks)
+        ctx = None
+        if session is not None or opts.from_host:
+            ctx = LiveContext(inp, session, opts, progress or (lambda m: None), warn or (lambda m: None),
+                              kubectl_prefix(settings.kubeconfig, settings.context))
+        try:
+            run_checks(checks, inp, ctx, opts, observer)
+        finally:
+            if ctx is not None and session is not None:
+                cleanup(ctx)
+                session.close()
+    return exit_code(observer.results)

@@ -1,0 +1,123 @@
+"""Static checks, table-driven: one broken fixture per check (tests/doctor_fixtures/cases.yaml)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+import doctor_fixtures as fx
+from kgctl_py.doctor import k3s, static
+from kgctl_py.doctor.model import RANK, Severity, Status
+from kgctl_py.doctor.registry import CHECKS
+from kgctl_py.doctor.static import build_input
+
+STATIC = [c for c in CHECKS if c.static]
+
+
+def _input(doc):
+    nodes, peers, pods = fx.split(doc)
+    crd = doc["metadata"]["annotations"].get("kgctl-py.squat.ai/peer-crd") != "false"
+    return build_input(nodes, peers, pods=pods, crd_present=crd, now=fx.CAPTURED_AT)
+
+
+def _run_all(inp):
+    return {c.id: c.run(inp) for c in STATIC}
+
+
+def test_healthy_cluster_passes_every_static_check():
+    results = _run_all(_input(fx.healthy()))
+    for cid, findings in results.items():
+        assert findings, cid
+        bad = [f for f in findings if f.status not in (Status.PASS,)]
+        assert not bad, (cid, bad)
+
+
+def test_every_static_check_has_a_broken_fixture():
+    covered = {c["expect"]["check"] for c in fx.cases()}
+    assert covered == {c.id for c in STATIC}
+
+
+@pytest.mark.parametrize("case", fx.cases(), ids=lambda c: c["name"])
+def test_broken_fixture(case):
+    expect = case["expect"]
+    results = _run_all(_input(fx.apply_case(fx.healthy(), case)))
+    findings = results[expect["check"]]
+    match = [f for f in findings if f.subject == expect["subject"]]
+    assert match, (expect, findings)
+    finding = match[0]
+    assert finding.status == Status(expect["status"]), finding
+    assert finding.check == expect["check"]
+    if "detail" in expect:
+        assert expect["detail"].lower() in finding.detail.lower(), finding.detail
+    if finding.status == Status.FAIL:
+        assert finding.hint, "a failure must say what to type"
+    # The break is local: no other check turns to fail because of it, except
+    # those that see the same fault from their side.
+    for cid, other in results.items():
+        if cid == expect["check"]:
+            continue
+        for f in other:
+            assert f.status != Status.FAIL or _related(case, cid), (case["name"], cid, f)
+
+
+def _related(case, cid):
+    # Some faults are, by nature, seen by two checks.
+    pairs = {
+        ("bad-endpoint", "kilo.endpoint"), ("bad-endpoint", "k3s.node-external-ip"),
+        ("bad-key", "kilo.endpoint"), ("bad-key", "kilo.last-seen"),
+        ("private-leader-endpoint", "k3s.node-external-ip"), ("natd-without-keepalive", "k3s.node-external-ip"),
+        ("natd-without-keepalive", "kilo.endpoint"), ("endpoint-port-mismatch", "k3s.node-external-ip"),
+        ("external-ip-disagrees-with-endpoint", "kilo.endpoint"),
+        ("stale-node", "kilo.endpoint"),
+    }
+    return (case["name"], cid) in pairs
+
+
+@pytest.mark.parametrize("case", fx.cases(), ids=lambda c: c["name"])
+def test_no_check_is_worse_than_its_severity(case):
+    inp = _input(fx.apply_case(fx.healthy(), case))
+    for check in STATIC:
+        limit = {Severity.FAIL: Status.FAIL, Severity.WARN: Status.WARN, Severity.INFO: Status.PASS}[check.severity]
+        for f in check.run(inp):
+            assert RANK[f.status] <= RANK[limit], (check.id, f)
+
+
+def test_findings_name_their_subject():
+    inp = _input(fx.apply_case(fx.healthy(), fx.cases()[0]))
+    for findings in _run_all(inp).values():
+        for f in findings:
+            assert f.subject and f.kind in ("node", "peer", "location", "cluster", "pair")
+
+
+def test_last_seen_all_stale_suspects_our_clock():
+    inp = _input(fx.healthy())
+    inp.now = fx.CAPTURED_AT + 3600
+    inp.snapshot = False
+    findings = static.kilo_last_seen(inp)
+    assert [f.subject for f in findings if f.status == Status.FAIL] == ["srv1", "aws2", "gcp1", "bd1"]
+    cluster = [f for f in findings if f.subject == "cluster"]
+    assert cluster and "clock" in cluster[0].detail and cluster[0].status == Status.WARN
+
+
+def test_node_args_spellings():
+    args = ["server", "--tls-san", "a,b", "--tls-san=c", "--kube-proxy-arg=metrics-bind-address=0.0.0.0"]
+    assert k3s.flag_values(args, "--tls-san") == ["a", "b", "c"]
+    assert k3s.flag_values(args, "--kube-proxy-arg") == ["metrics-bind-address=0.0.0.0"]
+    assert k3s.node_args({"metadata": {"annotations": {"k3s.io/node-args": "not json"}}}) is None
+
+
+def test_static_checks_on_1000_nodes_are_fast_enough_to_run():
+    # Not a timing test (see bench/bench_doctor.py): only that a big cluster works.
+    doc = fx.healthy()
+    nodes, peers, pods = fx.split(doc)
+    many = []
+    for i in range(200):
+        for n in nodes:
+            m = fx.merge_patch(n, {"metadata": {"name": f"{n['metadata']['name']}-{i}"}, "spec": {"podCIDR": f"10.{42 + i // 64}.{(i % 64) * 4 + nodes.index(n)}.0/24"}})
+            many.append(m)
+    inp = build_input(many, peers, pods=[], crd_present=True, now=fx.CAPTURED_AT)
+    started = time.monotonic()
+    results = _run_all(inp)
+    assert time.monotonic() - started < 30
+    assert all(f.status != Status.FAIL for f in results["kilo.cidr-overlap"])
