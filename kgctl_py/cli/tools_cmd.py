@@ -297,9 +297,23 @@ def _item(obj: dict[str, Any], api_version: str, kind: str) -> dict[str, Any]:
     return redact(out)
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _printable(value: Any) -> Any:
+    """A copy where lone surrogates (valid in JSON, not in UTF-8) become U+FFFD, as Go decodes them."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_printable(v) for v in value]
+    if isinstance(value, dict):
+        return {_printable(k): _printable(v) for k, v in value.items()}
+    return value
+
+
 def redact(obj: dict[str, Any]) -> dict[str, Any]:
     """A copy of ``obj`` without credentials; what was removed is named in an annotation."""
-    obj = json.loads(json.dumps(obj))
+    obj = _printable(obj)
     removed: list[str] = []
     meta = obj.get("metadata")
     if isinstance(meta, dict):
