@@ -23,6 +23,7 @@ import pathlib
 import re
 import subprocess
 import sys
+from collections.abc import Callable, Mapping
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -142,7 +143,8 @@ def man_page(path: tuple[str, ...], cmd: click.Command, ctx: click.Context, glob
             out.append(_roff(text))
     if not path:
         out += [".PP", _roff(f"Compatible with kgctl {KGCTL_COMPAT_VERSION}: the same flags, messages and output bytes for graph and showconf.")]
-    own, shared = [], []
+    own: list[tuple[str, str]] = []
+    shared: list[tuple[str, str]] = []
     for param in cmd.get_params(ctx):
         record = param.get_help_record(ctx)
         if record is None:
@@ -227,7 +229,7 @@ def example_svg() -> dict[str, bytes]:
 
 def generate(kinds: tuple[str, ...] = ("completions", "man", "cli")) -> dict[str, str | bytes]:
     """Relative path -> content, for the kinds asked for."""
-    makers = {"completions": completions, "man": man_pages, "cli": cli_reference, "svg": example_svg}
+    makers: dict[str, Callable[[], Mapping[str, str | bytes]]] = {"completions": completions, "man": man_pages, "cli": cli_reference, "svg": example_svg}
     files: dict[str, str | bytes] = {}
     for kind in kinds:
         files.update(makers[kind]())
