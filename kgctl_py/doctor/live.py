@@ -191,6 +191,13 @@ def _wg_failed(ctx: LiveContext, outcome: ExecOutcome) -> str:
     return f"wg failed: {why} (is the interface called {ctx.opts.wg_interface}? see --wg-interface)"
 
 
+def _wg_hint(ctx: LiveContext, leader: str) -> str:
+    pod = ctx.kilo_pods().get(leader)
+    name = pod["metadata"]["name"] if pod else "KILO-POD"
+    ns = pod["metadata"].get("namespace", ctx.opts.kilo_namespace) if pod else ctx.opts.kilo_namespace
+    return f"list the interfaces with: {ctx.kubectl} -n {ns} exec {name} -- wg show interfaces; then pass --wg-interface NAME"
+
+
 def handshake(ctx: LiveContext) -> list[Finding]:
     cid = "wireguard.handshake"
     targets, out = _leaders(ctx, cid)
@@ -203,7 +210,7 @@ def handshake(ctx: LiveContext) -> list[Finding]:
     now = int(time.time())
     for leader, outcome in sorted(outcomes.items()):
         if not outcome.ok:
-            out.append(_f(cid, Status.FAIL, leader, _wg_failed(ctx, outcome)))
+            out.append(_f(cid, Status.FAIL, leader, _wg_failed(ctx, outcome), hint=_wg_hint(ctx, leader)))
             continue
         expected = _expected_conf(ctx, leader)
         if expected is None:
@@ -235,7 +242,7 @@ def drift(ctx: LiveContext) -> list[Finding]:
     names = _names(ctx)
     for leader, outcome in sorted(outcomes.items()):
         if not outcome.ok:
-            out.append(_f(cid, Status.FAIL, leader, _wg_failed(ctx, outcome)))
+            out.append(_f(cid, Status.FAIL, leader, _wg_failed(ctx, outcome), hint=_wg_hint(ctx, leader)))
             continue
         expected = _expected_conf(ctx, leader)
         if expected is None:

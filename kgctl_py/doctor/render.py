@@ -29,9 +29,12 @@ class Env:
     progress: bool = False
 
     @classmethod
-    def detect(cls) -> Env:
-        no_color = "NO_COLOR" in os.environ and os.environ["NO_COLOR"] != ""
-        return cls(sys.stdout, sys.stderr, colour=sys.stdout.isatty() and not no_color, progress=sys.stderr.isatty())
+    def detect(cls, stdout: IO[str] | None = None, stderr: IO[str] | None = None, environ: dict[str, str] | None = None) -> Env:
+        """Colour only on a terminal and never with NO_COLOR set (no-color.org); progress only on a terminal."""
+        out, err = stdout or sys.stdout, stderr or sys.stderr
+        env = os.environ if environ is None else environ
+        no_color = env.get("NO_COLOR", "") != ""
+        return cls(out, err, colour=_isatty(out) and not no_color, progress=_isatty(err))
 
     def paint(self, status: Status, text: str) -> str:
         return f"\x1b[{COLOURS[status]}m{text}\x1b[0m" if self.colour else text
@@ -45,6 +48,13 @@ class Env:
         if self.progress:
             self.stderr.write("\r\x1b[2K")
             self.stderr.flush()
+
+
+def _isatty(stream: IO[str]) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
 
 
 def _by_category(results: list[CheckResult]) -> list[tuple[str, list[CheckResult]]]:
@@ -108,13 +118,13 @@ def render_table(results: list[CheckResult], env: Env) -> str:
         for f in r.findings:
             if f.status not in (Status.FAIL, Status.WARN):
                 continue
-            hint = f.hint or r.check.hint
-            key = f"{r.check.id}\0{f.subject}\0{hint}"
+            # A finding's own hint names its subject; the check's generic hint is shown once.
+            key = f"{r.check.id}\0{f.subject}\0{f.hint}" if f.hint else f"{r.check.id}\0"
             if key in seen:
                 continue
             seen.add(key)
-            where = f" {f.subject}" if f.subject else ""
-            hints.append(f"  {env.paint(f.status, GLYPHS[f.status])} {r.check.id}{where}: {hint}  ({r.check.doc})")
+            where = f" {f.subject}" if f.hint and f.subject else ""
+            hints.append(f"  {env.paint(f.status, GLYPHS[f.status])} {r.check.id}{where}: {f.hint or r.check.hint}  ({r.check.doc})")
     if hints:
         out.append("What to do:")
         out.extend(hints)
