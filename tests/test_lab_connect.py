@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from kubeapi import KubeAPIServer, load_fixture
+from kubeapi import Fault, KubeAPIServer, load_fixture
 from lab import Lab, netns, wg
 
 from kgctl_py.connect.plan import plan
@@ -241,6 +241,15 @@ def test_lab_connect_in_a_namespace_builds_the_plan_reconciles_and_cleans_up(api
         srv.store.delete("Peer", "probe")
         wait_until(lambda: "10.5.0.77/32" not in routes_via(ns, ifname) and probe_key not in wg_peers(ns, ifname), 10, "the deleted Peer to go")
 
+        # The API failing for a while: the resync logs the error and the next one recovers.
+        synced_before = run.messages().count("synced")
+        srv.inject(Fault(path="^/api/v1/nodes$", method="GET", status=403, times=1))
+        wait_until(lambda: "failed to sync" in run.messages(), 10, "the failed resync to be logged")
+        failed = next(r for r in run.logs() if r["msg"] == "failed to sync")
+        assert failed["level"] == "error" and "forbidden (403)" in failed["err"]
+        wait_until(lambda: run.messages().count("synced") > synced_before + 1, 10, "resyncs after the failure")
+        assert run.proc.poll() is None
+
         # Drift: a leader removed by hand comes back.
         ty1 = "MdD2Pf0t+3sILnFo6CHxId8qQwoAAFbEQ22tvBSFGc0="
         in_ns(ns, "wg", "set", ifname, "peer", ty1, "remove", check=True)
@@ -305,6 +314,16 @@ def test_lab_connect_fails_cleanly_when_the_peer_cannot_be_created(api_ns, tmp_p
     err = run.stderr().splitlines()
     assert len(err) == 1 and err[0].startswith('failed to create peer: cannot create peer "laptop2": forbidden (403)')
     assert not link_exists(ns, ifname)  # nothing was built
+
+
+def test_lab_connect_names_the_peer_after_the_host_by_default(tmp_path) -> None:
+    """Without PEER_NAME the hostname is used (here a bad one, in a UTS namespace of its own)."""
+    script = 'hostname "$0" && exec "$@"'
+    proc = subprocess.run(["unshare", "--uts", "sh", "-c", script, "My-Laptop", *KGCTL, "connect", "--kubeconfig", str(tmp_path / "none")],
+                          capture_output=True, timeout=60, cwd=REPO)
+    assert proc.returncode == 2
+    assert proc.stderr.decode().splitlines() == [
+        'peer name "My-Laptop" is not a valid DNS-1123 subdomain (lower-case letters, digits, \'-\' and \'.\'); pass a PEER_NAME']
 
 
 # ---------------------------------------------------------------- the lab
