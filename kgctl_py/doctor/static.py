@@ -117,13 +117,13 @@ def k3s_tls_san(inp: StaticInput) -> list[Finding]:
         if endpoint_ip and is_public(node.endpoint.ip) and endpoint_ip not in wanted:
             wanted.append(endpoint_ip)
         if not wanted:
-            out.append(_f(cid, W, node.name, f"cannot tell the server's public address (no external IP, no public Kilo endpoint); --tls-san is {sans or 'not set'}"))
+            out.append(_f(cid, W, node.name, f"cannot tell the server's public address (no external IP, no public Kilo endpoint); --tls-san is {', '.join(sans) or 'not set'}"))
             continue
         covered = [w for w in wanted if any(_same_ip(w, s) or w == s for s in sans)]
         if covered:
             out.append(_f(cid, P, node.name, f"--tls-san covers {', '.join(covered)}"))
         else:
-            out.append(_f(cid, F, node.name, f"--tls-san {sans or '(none)'} does not cover the public address {', '.join(wanted)}",
+            out.append(_f(cid, F, node.name, f"--tls-san {', '.join(sans) or '(none)'} does not cover the public address {', '.join(wanted)}",
                           hint=f"add `--tls-san {wanted[0]}` to the K3s server (or `tls-san: [{wanted[0]}]` in /etc/rancher/k3s/config.yaml) and restart k3s"))
     if not out:
         out.append(_f(cid, S, "cluster", "no K3s server node found (no k3s.io/node-args starting with 'server', no control-plane label)", "cluster"))

@@ -1,0 +1,76 @@
+"""Doctor deletes what it created: on success, on failure, and when a real
+``kgctl-py doctor`` process gets SIGINT or SIGTERM in the middle of its pings."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from doctor_fixtures.live import DoctorServer, Nodes, wg_outputs
+import doctor_fixtures as fx
+
+LABEL = "app.kubernetes.io/managed-by=kgctl-py-doctor"
+
+
+def leftovers(ds: DoctorServer) -> list[str]:
+    found = []
+    for kind in ("Namespace", "DaemonSet", "Pod"):
+        found += [f"{kind}/{o['metadata']['name']}" for o in ds.srv.store.list(kind, label_selector=LABEL)]
+    return found
+
+
+def test_cleanup_on_success():
+    with DoctorServer(nodes=Nodes(wg=wg_outputs(fx.healthy()["items"]))) as ds:
+        proc = subprocess.run(["kgctl-py", "doctor", "--kubeconfig", ds.kubeconfig, "--check", "pod.ping"], capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        # The DaemonSet and its pods were really there during the run.
+        assert any(r.method == "POST" and r.path.endswith("/daemonsets") for r in ds.srv.requests)
+        assert any(c[0] == "ping" for _, c in ds.commands)
+        assert leftovers(ds) == []
+
+
+class FailOnePod:
+    """A kubelet that cannot start the ping pod on bd1 (e.g. the image cannot be pulled)."""
+
+    def on_pod_created(self, pod):
+        if pod["spec"].get("nodeName") == "bd1" and pod["metadata"].get("namespace", "").startswith("kgctl-py-doctor"):
+            raise RuntimeError("ErrImagePull: busybox:1.36 not found")
+        return None
+
+
+def test_cleanup_when_pods_never_run():
+    with DoctorServer(pod_hooks=FailOnePod()) as ds:
+        proc = subprocess.run(["kgctl-py", "doctor", "--kubeconfig", ds.kubeconfig, "--check", "pod.ping", "--timeout", "3", "-o", "json"],
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 1, proc.stdout + proc.stderr
+        assert '"node": "bd1"' in proc.stdout and "no running ping pod" in proc.stdout
+        assert leftovers(ds) == []
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_cleanup_when_interrupted_mid_run(signum):
+    nodes = Nodes(latency=3.0)  # every exec takes 3 s: the run is surely mid-ping when the signal comes
+    with DoctorServer(nodes=nodes) as ds:
+        proc = subprocess.Popen(["kgctl-py", "doctor", "--kubeconfig", ds.kubeconfig, "--check", "pod.ping"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 60
+            while not any(c[0] == "ping" for _, c in list(ds.commands)):
+                assert proc.poll() is None, proc.communicate()
+                assert time.monotonic() < deadline, "doctor never started pinging"
+                time.sleep(0.05)
+            assert leftovers(ds), "the ping namespace should exist mid-run"
+            os.kill(proc.pid, signum)
+            out, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        assert proc.returncode == 130, err
+        assert "interrupted" in err and "Traceback" not in err
+        # Doctor waited until the namespace was gone before it exited.
+        assert leftovers(ds) == []
