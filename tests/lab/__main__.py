@@ -76,7 +76,8 @@ def cmd_up(args: argparse.Namespace) -> int:
                 proc.wait(timeout=60)
             with open(log_path, errors="replace") as f:
                 sys.stderr.write(f.read()[-4000:])
-            print(f"lab: up failed (log: {log_path})", file=sys.stderr)
+            os.unlink(log_path)  # its tail is on stderr now
+            print("lab: up failed", file=sys.stderr)
             return 1
         time.sleep(0.1)
     with open(ready) as f:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from . import netns
@@ -11,13 +12,16 @@ from .state import PREFIX, STATE_ROOT
 
 @dataclass(frozen=True)
 class HostSnapshot:
-    lab_namespaces: frozenset[str]  # kgl* namespaces (other tests' namespaces are not ours to judge)
+    """The host's own network: a lab must never change it, even while up.
+
+    Other labs may run at the same time (other test sessions), so what labs
+    do make -- namespaces, processes, state -- is checked per run with
+    `leftovers`, not compared globally.
+    """
+
     host_links: frozenset[str]
     host_addresses: frozenset[str]
     host_routes: frozenset[str]
-    wireguard_go: frozenset[int]  # pids of every wireguard-go on the machine
-    run_wireguard: frozenset[str]  # the shared UAPI socket directory
-    lab_state: frozenset[str]  # run directories under the lab's state root
 
 
 def _lines(argv: list[str]) -> frozenset[str]:
@@ -43,12 +47,18 @@ def _listdir(path: str) -> frozenset[str]:
 
 def snapshot() -> HostSnapshot:
     return HostSnapshot(
-        lab_namespaces=frozenset(n for n in netns.list_ns() if n.startswith(PREFIX)),
-        # Link names and flags only: counters and link-local chatter vary.
+        # Link names and flags only: counters vary.
         host_links=frozenset(line.split("link/")[0] for line in _lines(["ip", "-o", "link", "show"])),
         host_addresses=frozenset(line.split("valid_lft")[0] for line in _lines(["ip", "-o", "addr", "show"])),
         host_routes=_lines(["ip", "route", "show", "table", "all"]),
-        wireguard_go=wireguard_go_pids(),
-        run_wireguard=_listdir("/run/wireguard"),
-        lab_state=frozenset(d for d in _listdir(STATE_ROOT) if os.path.isdir(os.path.join(STATE_ROOT, d))),
     )
+
+
+def leftovers(run_id: str, pids: Sequence[int] = (), paths: Sequence[str] = ()) -> list[str]:
+    """Anything of lab run `run_id` still on the machine (empty when it is gone)."""
+    left = [f"namespace {n}" for n in netns.list_ns() if n.startswith(f"{PREFIX}{run_id}-")]
+    left += [f"wireguard-go pid {p}" for p in pids if p in wireguard_go_pids()]
+    left += [f"path {p}" for p in [os.path.join(STATE_ROOT, run_id), *paths] if os.path.exists(p)]
+    # Lab sockets live in private directories; none may reach the shared one.
+    left += [f"/run/wireguard/{f}" for f in _listdir("/run/wireguard") if f in ("kilo0.sock", "wg0.sock")]
+    return left

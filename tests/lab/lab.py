@@ -30,18 +30,14 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from . import kube, netns, wg
 from .relay import Relay
 from .spec import LabSpec, NodeSpec, PeerSpec, blog_spec
 from .state import STATE_ROOT, ProcessRecord, State, teardown
 
-if TYPE_CHECKING:
-    from typing import Self  # Python 3.11+; only for annotations
-
 REPO = Path(__file__).resolve().parents[2]
-API_PORT = 6443
 LAST_SEEN_PERIOD = 10.0  # Kilo refreshes last-seen about this often
 
 
@@ -142,13 +138,13 @@ class Lab:
 
     # ------------------------------------------------------------------ lifecycle
 
-    def __enter__(self) -> Self:
+    def __enter__(self) -> Lab:  # noqa: PYI034 -- typing.Self needs Python 3.11
         return self.up()
 
     def __exit__(self, *exc: object) -> None:
         self.down()
 
-    def up(self, wait: float = 20.0) -> Self:
+    def up(self, wait: float = 20.0) -> Lab:
         """Build everything; on any failure undo what was made and re-raise."""
         start = time.monotonic()
         check_tools()
@@ -346,7 +342,7 @@ class Lab:
             peer.conf = proc.stdout.decode()
         # Every node runs kilo0 as Kilo does; only leaders get peers and an IP.
         for node in self.nodes.values():
-            self._start_wg(node.ns, node.wg_dir, node.name)
+            self._start_wg(node.ns, node.wg_dir)
         for node in self.nodes.values():
             self._apply(node)
         for peer in self.peers.values():
@@ -443,7 +439,7 @@ class Lab:
         netns.ip(node.ns, "link", "set", wg.IFACE, "up")
         self._install_routes(node)
 
-    def _start_wg(self, ns: str, wg_dir: str, what: str, iface: str = wg.IFACE) -> None:
+    def _start_wg(self, ns: str, wg_dir: str, iface: str = wg.IFACE) -> None:
         log = os.path.join(self.workdir, f"wireguard-go-{os.path.basename(wg_dir)}.log")
         proc = wg.start_wireguard_go(ns, wg_dir, log, iface)
         self._procs.append(proc)
@@ -491,7 +487,7 @@ class Lab:
         """A running Kilo Peer, set up as wg-quick would from `showconf peer`."""
         assert peer.ns
         iface = "wg0"
-        self._start_wg(peer.ns, peer.wg_dir, peer.spec.name, iface)
+        self._start_wg(peer.ns, peer.wg_dir, iface)
         path = os.path.join(peer.wg_dir, f"{iface}.conf")
         with open(path, "w") as f:
             os.fchmod(f.fileno(), 0o600)
