@@ -225,3 +225,17 @@ def test_usage_errors_exit_2(args):
     proc = subprocess.run(["kgctl-py", "doctor", "--snapshot", str(fx.HERE / "healthy.yaml"), *args], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_api_tls_san_real_handshakes_on_loopback():
+    doc = fx.healthy()
+    srv1 = {"metadata": {"annotations": {"k3s.io/external-ip": "127.0.0.1",
+                                         "k3s.io/node-args": '["server","--tls-san","127.0.0.1","--flannel-backend","none"]'}},
+            "status": {"addresses": [{"type": "InternalIP", "address": "172.31.0.10"}]}}
+    doc = fx.apply_case(doc, {"nodes": {"srv1": srv1}})
+    with DoctorServer(objects=doc["items"], tls=True) as ds:
+        proc = doctor(ds, "-o", "json", "--check", "api.tls-san", "--api-port", str(ds.srv.port))
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        found = {f["node"]: f for f in findings(report(proc), "api.tls-san")}
+        assert found["kubeconfig"]["status"] == "pass" and found["srv1"]["status"] == "pass"
+        assert f"127.0.0.1:{ds.srv.port} covers 127.0.0.1" in found["srv1"]["detail"]
