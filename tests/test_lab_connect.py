@@ -254,6 +254,12 @@ def test_lab_connect_in_a_namespace_builds_the_plan_reconciles_and_cleans_up(api
         ty1 = "MdD2Pf0t+3sILnFo6CHxId8qQwoAAFbEQ22tvBSFGc0="
         in_ns(ns, "wg", "set", ifname, "peer", ty1, "remove", check=True)
         wait_until(lambda: ty1 in wg_peers(ns, ifname), 10, "the removed peer to come back")
+
+        # The interface deleted by hand: the next resync builds it again, peers, address and routes.
+        netns.ip(ns, "link", "delete", "dev", ifname)
+        wait_until(lambda: "the WireGuard interface is gone; creating it again" in run.messages(), 10, "the lost interface to be noticed")
+        wait_until(lambda: link_exists(ns, ifname) and routes_via(ns, ifname) == want and len(wg_peers(ns, ifname)) == 7, 10, "the interface to be rebuilt")
+        assert "10.5.0.9/32" in netns.ip(ns, "-o", "-4", "addr", "show", "dev", ifname).stdout.decode()
     finally:
         code = run.stop(signal.SIGTERM)
     assert code == 0, run.stderr()

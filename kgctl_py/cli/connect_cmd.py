@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import signal
-import socket
-import threading
 from typing import Any
 
 import click
@@ -61,6 +57,11 @@ def connect(ctx: click.Context, peer_name: str | None, allowed_ip: str, allowed_
     until SIGINT or SIGTERM; then removes them. Needs CAP_NET_ADMIN.
     Logs JSON lines on stdout; exits 0 after a clean shutdown.
     """
+    # Imported here: every other command starts faster without them.
+    import signal
+    import socket
+    import threading
+
     from kgctl_py.connect import system
     from kgctl_py.connect.agent import Connector, Logger, Options
     from kgctl_py.connect.plan import parse_duration
@@ -122,7 +123,7 @@ def connect(ctx: click.Context, peer_name: str | None, allowed_ip: str, allowed_
         raise CliError(f"connect stopped, but cleaning up failed: {connector.cleanup_errors[0]}")
 
 
-def _stopper(stop: threading.Event) -> Any:
+def _stopper(stop: Any) -> Any:
     def handler(signum: int, frame: Any) -> None:
         stop.set()
 
@@ -131,6 +132,8 @@ def _stopper(stop: threading.Event) -> Any:
 
 def _split_csv(value: str) -> list[str]:
     # cobra reads string-slice flags as one CSV record.
+    import csv
+
     try:
         return next(csv.reader([value])) if value else []
     except (csv.Error, StopIteration):

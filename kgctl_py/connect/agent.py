@@ -210,11 +210,22 @@ class Connector:
             return True
         except (CliError, KgctlError) as err:
             self.log.error("failed to sync", err=getattr(err, "message", None) or str(err))
-            return False
+        except Exception as err:  # the loop must outlive one bad resync, as Kilo's does
+            self.log.error("failed to sync", err=f"{type(err).__name__}: {err}")
+        return False
 
     def sync(self) -> Plan:
         """Recompute the configuration and routes from the cluster and apply them."""
         o = self.opts
+        if self.interface is not None and not system.link_exists(o.interface):
+            # Deleted under us (by hand, or wireguard-go died): build it again.
+            self.log.warn("the WireGuard interface is gone; creating it again", name=o.interface)
+            if self.interface.process is not None:
+                self.interface.process.poll()  # reap the old wireguard-go
+            self.interface = None
+            self.routes = {}
+            self.applied_conf = None
+            self.create_interface()
         nodes = self.client.list(NODES, what="nodes")
         peers = self.client.list(PEERS, what="peers.kilo.squat.ai")
         cluster = Cluster.from_objects(nodes, peers, o.topology_label)
