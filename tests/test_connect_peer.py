@@ -176,3 +176,12 @@ def test_private_key_file_is_never_overwritten(tmp_path) -> None:
         system.write_private_key(str(path), bytes(32))
     assert path.read_text() == "old\n"
     os.unlink(path)
+
+
+def test_a_wg_error_never_carries_a_key(tmp_path) -> None:
+    """wg quotes the line it cannot parse; the message must not show the key."""
+    secret = "YHh1ckRxWpw4e2dQGWBcCvbO3aP9i5HV1b3Yl9pq8n0="
+    conf = f"[Interface]\nPrivateKey = {secret}\nListenPort = nope\n"
+    with pytest.raises(CliError) as err:
+        system.set_conf("kc-no-such-if", conf, replace=True)
+    assert secret not in err.value.message and "wg setconf" in err.value.message

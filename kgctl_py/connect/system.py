@@ -205,7 +205,15 @@ def set_up(name: str) -> None:
 
 def set_conf(name: str, conf: str, replace: bool) -> None:
     """Apply a full configuration: ``setconf`` replaces, ``syncconf`` changes only what differs."""
-    run(["wg", "setconf" if replace else "syncconf", name, "/dev/stdin"], input=conf.encode())
+    try:
+        run(["wg", "setconf" if replace else "syncconf", name, "/dev/stdin"], input=conf.encode())
+    except HostError as err:
+        # wg quotes a line it cannot parse: keep keys out of the message.
+        for line in conf.splitlines():
+            label, _, value = line.partition(" = ")
+            if label in ("PrivateKey", "PresharedKey") and value:
+                err.message = err.message.replace(value, "(hidden)")
+        raise HostError(err.message, err.code) from None
 
 
 def remove_interface(iface: Interface) -> None:
