@@ -705,25 +705,38 @@ class Lab:
         proc = self.run_in_pod(src_pod, ["ping", "-c", "1", "-W", str(wait), dst_ip], timeout=wait + 5)
         return proc.returncode == 0
 
-    def ping_matrix(self, pods: Sequence[str] | None = None, wait: int = 2) -> list[PingResult]:
-        """Every pod pings every other pod once, in parallel (bounded by `wait`)."""
+    def ping_matrix(self, pods: Sequence[str] | None = None, wait: int = 2, retries: int = 1) -> list[PingResult]:
+        """Every pod pings every other pod once, in parallel (each bounded by `wait`).
+
+        Failed pairs are tried again `retries` times, so that a ping lost on a
+        busy machine is not taken for a broken path; a broken path fails
+        every time.
+        """
         keys = list(pods) if pods is not None else sorted(self.pods)
         pairs = [(a, b) for a in keys for b in keys if a != b]
+        ok = self._ping_pairs(pairs, wait)
+        for _ in range(retries):
+            failed = [p for p in pairs if not ok[p]]
+            if not failed:
+                break
+            ok.update(self._ping_pairs(failed, wait))
+        return [PingResult(a, b, ok[(a, b)]) for a, b in pairs]
+
+    def _ping_pairs(self, pairs: list[tuple[str, str]], wait: int) -> dict[tuple[str, str], bool]:
         procs = [
-            (a, b, subprocess.Popen(self.pod_argv(a, ["ping", "-c", "1", "-W", str(wait), self.pods[b].ip]),
+            (pair, subprocess.Popen(self.pod_argv(pair[0], ["ping", "-c", "1", "-W", str(wait), self.pods[pair[1]].ip]),
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-            for a, b in pairs
+            for pair in pairs
         ]
-        results = []
-        for a, b, proc in procs:
+        result = {}
+        for pair, proc in procs:
             try:
-                ok = proc.wait(timeout=wait + 10) == 0
+                result[pair] = proc.wait(timeout=wait + 10) == 0
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout=5)
-                ok = False
-            results.append(PingResult(a, b, ok))
-        return results
+                result[pair] = False
+        return result
 
     def kgctl(self, *args: str, operator: bool = False, kubeconfig: str | None = None, check: bool = True,
               timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
