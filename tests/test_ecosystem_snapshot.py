@@ -80,6 +80,15 @@ def node_count(fixture: str) -> int:
     return sum(1 for o in load_fixture(CASES / fixture)[0] if o.get("kind") == "Node")
 
 
+def _verdicts(report: bytes) -> list[tuple[str, str, list[tuple[str, str]]]]:
+    doc = json.loads(report)
+    return [
+        (check["id"], check["status"], [(f["node"], f["status"]) for f in check["findings"]])
+        for category in doc["categories"]
+        for check in category["checks"]
+    ]
+
+
 def _same_cause(stderr: bytes) -> bytes:
     """Without the Peer CRD the message names the source (the API's 404, or the snapshot's record)."""
     head, sep, _ = stderr.partition(b"CRD is not present: ")
@@ -97,7 +106,18 @@ def test_round_trip_gives_the_live_answers(fixture: str, tmp_path: pathlib.Path)
         proc = snapshot(kubeconfig, tmp_path / "snap.yaml")
         assert proc.returncode == 0, proc.stderr
         live = {tuple(c["args"]): run(["--kubeconfig", kubeconfig, *c["args"]]) for c in cases}
+        live_doctor = {fmt: run(["--kubeconfig", kubeconfig, "doctor", "--static-only", "-o", fmt]) for fmt in ("short", "json")}
     snap = tmp_path / "snap.yaml"
+    # The static doctor checks reach the same verdicts on every node (the wording
+    # of a detail may say "at capture time" instead of "by this machine's clock").
+    for fmt, want in live_doctor.items():
+        got = run(["--snapshot", str(snap), "doctor", "--static-only", "-o", fmt])
+        assert got.code == want.code and got.stderr == want.stderr, got.stderr
+        if fmt == "short":
+            assert got.stdout == want.stdout
+        else:
+            assert _verdicts(got.stdout) == _verdicts(want.stdout)
+            assert _verdicts(got.stdout)
     mismatches = []
     for case in cases:
         args = tuple(case["args"])
