@@ -8,10 +8,9 @@ import signal
 import subprocess
 import time
 
-import pytest
-
-from doctor_fixtures.live import DoctorServer, Nodes, wg_outputs
 import doctor_fixtures as fx
+import pytest
+from doctor_fixtures.live import DoctorServer, Nodes, wg_outputs
 
 LABEL = "app.kubernetes.io/managed-by=kgctl-py-doctor"
 

@@ -6,9 +6,8 @@ from __future__ import annotations
 import json
 import subprocess
 
-import pytest
-
 import doctor_fixtures as fx
+import pytest
 from doctor_fixtures.live import DoctorServer, Nodes, wg_outputs
 
 LABEL = "app.kubernetes.io/managed-by=kgctl-py-doctor"

@@ -8,10 +8,10 @@ import os
 import subprocess
 import sys
 
+import doctor_fixtures as fx
 import pytest
 from click.testing import CliRunner
 
-import doctor_fixtures as fx
 from kgctl_py.doctor.model import Check, CheckResult, Finding, Severity, Status
 from kgctl_py.doctor.render import Env, render_table
 
@@ -29,8 +29,10 @@ def _broken_doc():
 
 
 def _run(snapshot, *args):
-    from kgctl_py.cli import cli
-    from kgctl_py.cli import commands  # noqa: F401  (registers the commands)
+    from kgctl_py.cli import (
+        cli,
+        commands,  # noqa: F401  (registers the commands)
+    )
 
     result = CliRunner().invoke(cli, ["doctor", "--snapshot", str(snapshot), *args], env={"NO_COLOR": ""})
     return result.exit_code, result.output

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 
+import doctor_fixtures as fx
 import pytest
 
-import doctor_fixtures as fx
 from kgctl_py.doctor import k3s, static
 from kgctl_py.doctor.model import RANK, Severity, Status
 from kgctl_py.doctor.registry import CHECKS

@@ -7,6 +7,7 @@ import subprocess
 
 import doctor_fixtures as fx
 from doctor_fixtures.tlsserver import TLSServer
+
 from kgctl_py.doctor import hostping, tls, wg
 from kgctl_py.doctor.model import Status
 from kgctl_py.doctor.ping import PingResult, Place, culprits, daemonset_manifest, judge_ping

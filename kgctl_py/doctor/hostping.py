@@ -42,7 +42,7 @@ def explain_permission() -> str:
 
 def check(inp: StaticInput, timeout: float, workers: int) -> list[Finding]:
     cid = "host.ping"
-    import icmplib
+    import icmplib  # type: ignore[import-untyped]
 
     todo = targets(inp)
     if not todo:

@@ -141,9 +141,9 @@ class Session:
                 ws.update(timeout=max(0.0, deadline - time.monotonic()))
             if ws.is_open():
                 return ExecOutcome(stdout=ws.read_channel(1), error=f"timed out after {timeout:g}s")
-            out, err = ws.read_channel(1), ws.read_channel(2)
+            stdout, stderr = ws.read_channel(1), ws.read_channel(2)
             code, problem = _exit_code(ws.read_channel(3))
-            return ExecOutcome(out, err, code, problem)
+            return ExecOutcome(stdout, stderr, code, problem)
         except Exception as err:
             return ExecOutcome(error=_exec_error(err))
         finally:
@@ -174,7 +174,7 @@ def _exit_code(text: str) -> tuple[int | None, str]:
     for cause in (status.get("details") or {}).get("causes") or []:
         if isinstance(cause, dict) and cause.get("reason") == "ExitCode":
             try:
-                return int(cause.get("message")), ""
+                return int(str(cause.get("message"))), ""
             except (TypeError, ValueError):
                 break
     return None, f"exec failed: {status.get('message') or 'the API server sent no exit status'}"

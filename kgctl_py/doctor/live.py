@@ -7,9 +7,10 @@ import secrets
 import signal
 import threading
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from kgctl_py.doctor import ping as P
 from kgctl_py.doctor import wg
@@ -162,7 +163,9 @@ def _leaders(ctx: LiveContext, cid: str) -> tuple[dict[str, dict[str, Any]], lis
 
 
 def judge_handshakes(live: wg.LiveInterface, expected_keys: list[str], names: dict[str, str], peer_keys: set[str], now: int) -> tuple[Status, str]:
-    fails, warns, fine = [], [], 0
+    fails: list[str] = []
+    warns: list[str] = []
+    fine = 0
     for key in expected_keys:
         name = names.get(key, key[:8] + "…")
         peer = live.peers.get(key)

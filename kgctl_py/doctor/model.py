@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Callable
+from typing import Any
 
 
 class Status(str, Enum):
@@ -52,7 +53,8 @@ class Check:
     title: str
     severity: Severity
     hint: str
-    run: Callable[..., list[Finding]] = field(repr=False, compare=False)
+    # Returns findings, or (findings, data) for checks with structured output.
+    run: Callable[..., Any] = field(repr=False, compare=False)
     # Needs a live API (not a snapshot), exec in pods, or the network.
     needs_api: bool = False
     needs_exec: bool = False

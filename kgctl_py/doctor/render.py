@@ -98,7 +98,7 @@ def summary(results: list[CheckResult]) -> dict[str, int]:
 
 
 def render_table(results: list[CheckResult], env: Env) -> str:
-    from tabulate import tabulate
+    from tabulate import tabulate  # type: ignore[import-untyped]
 
     out: list[str] = []
     for category, group in _by_category(results):
@@ -135,7 +135,7 @@ def render_table(results: list[CheckResult], env: Env) -> str:
 
 
 def _matrix(data: dict[str, Any]) -> str:
-    from tabulate import tabulate
+    from tabulate import tabulate  # type: ignore[import-untyped]
 
     nodes = data["nodes"]
     rows = []

@@ -7,8 +7,9 @@ import shlex
 import signal
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 from kgctl_py.doctor.model import Check, CheckResult, DoctorOptions, Finding, Observer, Status
 from kgctl_py.doctor.registry import CHECKS

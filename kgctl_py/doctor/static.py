@@ -15,7 +15,7 @@ from kgctl_py.doctor.model import Finding, Status
 from kgctl_py.mesh import annotations as ann
 from kgctl_py.mesh.cluster import Cluster, KgctlError, Options, topology_for_graph
 from kgctl_py.mesh.endpoint import parse_endpoint
-from kgctl_py.mesh.ipnet import IPNet, is_public, normalize_ip, parse_network, parse_ip
+from kgctl_py.mesh.ipnet import IPNet, is_public, normalize_ip, parse_ip, parse_network
 from kgctl_py.mesh.key import key_str, parse_key
 from kgctl_py.mesh.model import DEFAULT_SUBNET, READY_WINDOW_SECONDS, Granularity, Node
 from kgctl_py.mesh.topology import Topology
@@ -114,7 +114,7 @@ def k3s_tls_san(inp: StaticInput) -> list[Finding]:
         sans = k3s.flag_values(args, "--tls-san")
         wanted = k3s.external_ips(obj, args)
         endpoint_ip = _ip_text(node.endpoint)
-        if endpoint_ip and is_public(node.endpoint.ip) and endpoint_ip not in wanted:
+        if endpoint_ip and node.endpoint is not None and is_public(node.endpoint.ip) and endpoint_ip not in wanted:
             wanted.append(endpoint_ip)
         if not wanted:
             out.append(_f(cid, W, node.name, f"cannot tell the server's public address (no external IP, no public Kilo endpoint); --tls-san is {', '.join(sans) or 'not set'}"))
@@ -210,8 +210,7 @@ def kilo_annotations(inp: StaticInput) -> list[Finding]:
         bad: list[str] = []
         soft: list[str] = []
 
-        def value(key: str) -> Any:
-            return notes.get(key)
+        value = notes.get
 
         key = value(ann.KEY)
         if key is None:

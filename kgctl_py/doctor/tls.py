@@ -62,7 +62,8 @@ def probe(host: str, port: int, ca_data: bytes | None, timeout: float) -> tuple[
         return None, f"certificate not trusted: {err.verify_message}"
     except (ssl.SSLError, OSError) as err:
         return None, f"TLS handshake with {host}:{port} failed: {getattr(err, 'strerror', None) or err}"
-    return [(str(k), str(v)) for k, v in cert.get("subjectAltName", ())], ""
+    names: Any = cert.get("subjectAltName", ())
+    return [(str(k), str(v)) for k, v in names], ""
 
 
 def targets(server_url: str, node_objs: list[dict[str, Any]], api_port: int) -> list[tuple[str, str, int, str]]:

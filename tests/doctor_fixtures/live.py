@@ -9,13 +9,14 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from kubeapi import ExecResult, KubeAPIServer
 
-from . import CAPTURED_AT, healthy, split
+from . import CAPTURED_AT, healthy
 
 EXEC_TIMEOUT = 30
 
@@ -97,7 +98,7 @@ class DoctorServer:
         if command[:1] == ["wg"] and len(command) >= 3:
             key = (node, "dump" if command[-1] == "dump" else "showconf")
             if command[2] != self.nodes.wg_interface:
-                return ExecResult(b"", f"Unable to access interface: No such device\n".encode(), 1)
+                return ExecResult(b"", b"Unable to access interface: No such device\n", 1)
             text = self.nodes.wg.get(key)
             if text is None:
                 return ExecResult(b"", b"Unable to access interface: No such device\n", 1)
