@@ -73,3 +73,24 @@ def test_cleanup_when_interrupted_mid_run(signum):
         assert "interrupted" in err and "Traceback" not in err
         # Doctor waited until the namespace was gone before it exited.
         assert leftovers(ds) == []
+
+
+def test_failed_cleanup_prints_the_exact_kubectl_command():
+    from kubeapi import Fault
+
+    with DoctorServer() as ds:
+        ds.srv.inject(Fault(path=r"^/api/v1/namespaces/doctor-stuck$", method="DELETE", status=500))
+        proc = subprocess.run(["kgctl-py", "doctor", "--kubeconfig", ds.kubeconfig, "--check", "pod.ping", "--namespace", "doctor-stuck"],
+                              capture_output=True, text=True, timeout=120)
+        assert "Traceback" not in proc.stderr
+        assert f"delete it with: kubectl --kubeconfig {ds.kubeconfig} delete namespace doctor-stuck" in proc.stderr, proc.stderr
+        assert proc.stderr.count("could not delete namespace") == 1
+        # The command it printed works.
+        ds.srv.clear_faults()
+        command = proc.stderr.split("delete it with: ", 1)[1].splitlines()[0]
+        done = subprocess.run(command.split(), capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        deadline = time.monotonic() + 30
+        while ds.srv.store.get("Namespace", "doctor-stuck") is not None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert leftovers(ds) == []

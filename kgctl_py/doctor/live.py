@@ -326,8 +326,10 @@ def cleanup(ctx: LiveContext) -> None:
             if err.status == 404:
                 ctx.namespace = None
                 return
+            ctx.namespace = None  # said once, with the command to finish the job
             ctx.warn(f"could not delete namespace {ns} ({err.message}); delete it with: {command}")
         except CliError as err:
+            ctx.namespace = None
             ctx.warn(f"could not delete namespace {ns} ({err.message}); delete it with: {command}")
 
 
