@@ -214,10 +214,11 @@ def snapshot(ctx: click.Context, output_file: str) -> None:
     static doctor checks give the same answers as on the live cluster. It is
     the file to send to a support engineer.
 
-    Secrets are left out: Peer preshared keys, kubectl's last-applied
-    configuration, literal environment values of the Kilo pods, and the
-    credential values k3s records in the node-args and node-env annotations.
-    Kubernetes Secrets are never read. Given --snapshot, this re-writes that
+    Secrets are left out: Peer preshared keys (so showconf from the snapshot
+    prints no PresharedKey), kubectl's last-applied configuration, literal
+    environment values of the Kilo pods, and the credential values k3s
+    records in the node-args and node-env annotations. Kubernetes Secrets are
+    never read. Given --snapshot, this re-writes that
     file (e.g. a `kubectl get -o yaml` dump) with the same redactions.
     """
     s = settings(ctx)
