@@ -221,7 +221,12 @@ def handshake(ctx: LiveContext) -> list[Finding]:
             continue
         keys = [key_str(p.public_key) for p in expected if p.public_key is not None]
         status, detail = judge_handshakes(wg.parse_dump(outcome.stdout), keys, names, peer_keys, now)
-        hint = f"check {leader}'s endpoint and that UDP {ctx.static.port} is open between the leaders; the clock of this machine matters too (date -u)" if status != Status.PASS else ""
+        if status == Status.FAIL:
+            hint = f"check {leader}'s endpoint and that UDP {ctx.static.port} is open between the leaders; the clock of this machine matters too (date -u)"
+        elif status == Status.WARN:
+            hint = "a Kilo Peer (laptop, phone) may just be offline; if it should be up, check its endpoint, key and persistentKeepalive"
+        else:
+            hint = ""
         out.append(_f(cid, status, leader, detail, hint=hint))
     return out
 

@@ -132,10 +132,16 @@ def k3s_tls_san(inp: StaticInput) -> list[Finding]:
 
 def k3s_node_external_ip(inp: StaticInput) -> list[Finding]:
     cid, out = "k3s.node-external-ip", []
+    # Only leaders are reached from other locations; a member's traffic goes through its leader.
+    leaders = {s.leader_name: s.location.split(":", 1)[1] for s in inp.topology.segments} if inp.topology is not None else None
+    followers = {} if inp.topology is None else {h: s.leader_name for s in inp.topology.segments for h in s.hostnames if h != s.leader_name}
     for obj, node in zip(inp.node_objs, inp.nodes):
         args = k3s.node_args(obj)
         declared = k3s.external_ips(obj, args)
         endpoint = node.endpoint
+        if not declared and leaders is not None and node.name in followers:
+            out.append(_f(cid, P, node.name, f"no external IP; not a leader: other locations reach it through {followers[node.name]}"))
+            continue
         if not declared:
             out.append(_f(cid, W, node.name, "no external IP declared (no k3s.io/external-ip, no ExternalIP address, no --node-external-ip)",
                           hint=f"start K3s on {node.name} with `--node-external-ip <public IP>`"))
