@@ -225,3 +225,26 @@ def test_completion_rejects_an_unknown_shell() -> None:
     proc = subprocess.run([KGCTL, "completion", "powershell"], env=ENV, capture_output=True, text=True, timeout=30)
     assert proc.returncode == 2
     assert "powershell" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_file_options_complete_file_names() -> None:
+    for words in ("kgctl-py --snapshot exa", "kgctl-py graph --kubeconfig exa", "kgctl-py graph --output-file exa", "kgctl-py snapshot -o exa"):
+        _, proc = complete(words)
+        assert proc.stdout == "file,exa\n", words
+
+
+def test_context_names_from_the_kubeconfig(tmp_path: pathlib.Path) -> None:
+    def config(*names: str) -> str:
+        contexts = ", ".join(f"{{name: {n}, context: {{cluster: c, user: u}}}}" for n in names)
+        return f"apiVersion: v1\nkind: Config\nclusters: [{{name: c, cluster: {{server: 'http://127.0.0.1:1'}}}}]\nusers: [{{name: u, user: {{}}}}]\ncontexts: [{contexts}]\n"
+
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.write_text(config("prod-eu", "prod-us"))
+    second.write_text(config("lab", "prod-eu"))
+    assert complete(f"kgctl-py --kubeconfig {second} graph --context ")[0] == ["lab", "prod-eu"]
+    # Without --kubeconfig, KUBECONFIG's files are merged as kubectl merges them.
+    words = "kgctl-py showconf node --context prod"
+    env = {**ENV, "KUBECONFIG": f"{first}{os.pathsep}{second}", "_KGCTL_PY_COMPLETE": "bash_complete", "COMP_WORDS": words, "COMP_CWORD": "4"}
+    proc = subprocess.run([KGCTL], env=env, capture_output=True, text=True, timeout=30)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "plain,prod-eu\nplain,prod-us\n", "")
+    assert complete(f"kgctl-py --kubeconfig {tmp_path / 'missing'} --context ")[0] == []

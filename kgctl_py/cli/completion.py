@@ -69,3 +69,26 @@ def _now() -> int:
     import time
 
     return int(time.time())
+
+
+def context_names(kubeconfig: str | None) -> list[str]:
+    """The kubeconfig's context names (``--kubeconfig``, else KUBECONFIG merged), first definition wins."""
+    try:
+        import yaml
+
+        from kgctl_py.kube.kubeconfig import kubeconfig_paths
+
+        names: list[str] = []
+        for path in kubeconfig_paths(kubeconfig):
+            try:
+                with open(path, "rb") as f:
+                    data = yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+            except OSError:
+                continue
+            for entry in (data or {}).get("contexts") or [] if isinstance(data, dict) else []:
+                name = entry.get("name") if isinstance(entry, dict) else None
+                if isinstance(name, str) and name not in names:
+                    names.append(name)
+        return names
+    except BaseException:  # noqa: BLE001  (completion must never raise)
+        return []

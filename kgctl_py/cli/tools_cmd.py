@@ -15,7 +15,7 @@ import time
 from typing import Any
 
 import click
-from click.shell_completion import BashComplete, CompletionItem, FishComplete, ZshComplete, add_completion_class
+from click.shell_completion import BashComplete, CompletionItem, FishComplete, ShellComplete, ZshComplete, add_completion_class
 
 from kgctl_py import __version__
 from kgctl_py.cli import Settings, cli, global_options, settings, validate_globals
@@ -114,7 +114,37 @@ complete --no-files --command %(prog_name)s --arguments "(%(complete_func)s)"
 """
 
 
-class _Bash(BashComplete):
+# Options whose value is a file path: let the shell complete file names
+# (--context completes the kubeconfig's context names).
+FILE_OPTIONS = ("--kubeconfig", "--snapshot", "--output-file")
+
+
+class _FilePaths(ShellComplete):
+    def get_completions(self, args: list[str], incomplete: str) -> list[CompletionItem]:
+        items = super().get_completions(args, incomplete)
+        if items or not args or incomplete.startswith("-"):
+            return items
+        if args[-1] in FILE_OPTIONS:
+            return [CompletionItem(incomplete, type="file")]
+        if args[-1] == "--context":
+            from kgctl_py.cli.completion import context_names
+
+            return [CompletionItem(n) for n in context_names(_kubeconfig_arg(args)) if n.startswith(incomplete)]
+        return items
+
+
+def _kubeconfig_arg(args: list[str]) -> str | None:
+    """The last --kubeconfig given so far, as click would take it."""
+    found = None
+    for i, arg in enumerate(args):
+        if arg == "--kubeconfig" and i + 1 < len(args):
+            found = args[i + 1]
+        elif arg.startswith("--kubeconfig="):
+            found = arg.partition("=")[2]
+    return found
+
+
+class _Bash(_FilePaths, BashComplete):
     source_template = _BASH
 
     def source(self) -> str:
@@ -122,11 +152,11 @@ class _Bash(BashComplete):
         return self.source_template % self.source_vars()
 
 
-class _Zsh(ZshComplete):
+class _Zsh(_FilePaths, ZshComplete):
     source_template = _ZSH
 
 
-class _Fish(FishComplete):
+class _Fish(_FilePaths, FishComplete):
     source_template = _FISH
 
     def format_completion(self, item: CompletionItem) -> str:
@@ -203,7 +233,7 @@ _SECRET_NAME = re.compile(r"token|secret|password|passwd|datastore-endpoint|priv
 
 
 @cli.command("snapshot")
-@click.option("-o", "--output", "output_file", metavar="FILE", default="-", show_default=True, help="Write the snapshot to FILE; '-' is stdout.")
+@click.option("-o", "--output", "output_file", metavar="FILE", type=click.Path(dir_okay=False, allow_dash=True), default="-", show_default=True, help="Write the snapshot to FILE; '-' is stdout.")
 @global_options
 @click.pass_context
 def snapshot(ctx: click.Context, output_file: str) -> None:
