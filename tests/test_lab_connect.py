@@ -371,6 +371,16 @@ def laptop(clean_lab: Lab) -> Iterator[tuple[Lab, str, str]]:
             lab.state.save()
 
 
+def track(lab: Lab, run: ConnectRun, ifname: str) -> None:
+    """Record connect and its wireguard-go in the lab's state, so that the lab's
+    teardown kills them (by pid, cmdline checked) even if this test dies."""
+    from lab.state import ProcessRecord
+
+    lab.state.processes.append(ProcessRecord(run.proc.pid, "connect"))
+    lab.state.processes += [ProcessRecord(pid, ifname) for pid in wireguard_go_pids(ifname)]
+    lab.state.save()
+
+
 def leaders_with_key(lab: Lab, key: str) -> list[str]:
     return [n.name for n in lab.nodes.values() if n.leader and key in lab.wg(n.name, "show", wg.IFACE, "peers").split()]
 
@@ -396,6 +406,7 @@ def test_lab_connect_laptop_pings_a_pod_in_every_location(laptop, tmp_path) -> N
     run = ConnectRun(ns, tmp_path, [LAPTOP, "--kubeconfig", lab.operator_kubeconfig_public, "-i", ifname, "-a", LAPTOP_IP, "--resync-period", "1s", "--log-level", "debug"])
     try:
         run.wait_synced()
+        track(lab, run, ifname)
         peer = lab.api.store.get("Peer", LAPTOP)
         assert peer is not None
         key = peer["spec"]["publicKey"]
@@ -422,6 +433,7 @@ def test_lab_connect_clean_up_false_leaves_a_working_tunnel(laptop, tmp_path) ->
     run = ConnectRun(ns, tmp_path, [LAPTOP, "--kubeconfig", lab.operator_kubeconfig_public, "-i", ifname, "-a", LAPTOP_IP, "--resync-period", "1s", "--log-level", "debug", "--clean-up=false"])
     try:
         run.wait_synced()
+        track(lab, run, ifname)
     finally:
         assert run.stop(signal.SIGTERM) == 0, run.stderr()
     # Peer, interface and routes stay; with the leaders resynced, the tunnel works without connect.
