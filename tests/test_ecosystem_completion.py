@@ -248,3 +248,14 @@ def test_context_names_from_the_kubeconfig(tmp_path: pathlib.Path) -> None:
     proc = subprocess.run([KGCTL], env=env, capture_output=True, text=True, timeout=30)
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, "plain,prod-eu\nplain,prod-us\n", "")
     assert complete(f"kgctl-py --kubeconfig {tmp_path / 'missing'} --context ")[0] == []
+
+
+def test_doctor_check_ids() -> None:
+    from kgctl_py.doctor.registry import CHECKS
+
+    kilo = [c.id for c in CHECKS if c.id.startswith("kilo.")]
+    assert kilo and complete("kgctl-py doctor --check kilo.")[0] == [*kilo, "kilo.*"]
+    assert complete("kgctl-py doctor --static-only --skip ")[0][: len(CHECKS)] == [c.id for c in CHECKS]
+    # zsh shows each id with its title.
+    _, proc = complete(f"kgctl-py doctor --check {CHECKS[0].id}", shell="zsh")
+    assert proc.stdout.splitlines()[:3] == ["plain", CHECKS[0].id, CHECKS[0].title]

@@ -92,3 +92,17 @@ def context_names(kubeconfig: str | None) -> list[str]:
         return names
     except BaseException:  # noqa: BLE001  (completion must never raise)
         return []
+
+
+def check_ids(incomplete: str) -> list[tuple[str, str]]:
+    """doctor's check ids with their titles, then one ``category.*`` glob per category."""
+    try:
+        from kgctl_py.doctor.registry import CHECKS
+
+        items = [(c.id, c.title) for c in CHECKS]
+        # Report order, categories as they first appear.
+        categories = list(dict.fromkeys(c.category for c in CHECKS))
+        items += [(f"{cat}.*", f"every {cat} check") for cat in categories]
+        return [(value, title) for value, title in items if value.startswith(incomplete)]
+    except BaseException:  # noqa: BLE001  (completion must never raise)
+        return []

@@ -115,7 +115,7 @@ complete --no-files --command %(prog_name)s --arguments "(%(complete_func)s)"
 
 
 # Options whose value is a file path: let the shell complete file names
-# (--context completes the kubeconfig's context names).
+# (--context completes the kubeconfig's contexts, doctor's --check/--skip its check ids).
 FILE_OPTIONS = ("--kubeconfig", "--snapshot", "--output-file")
 
 
@@ -126,6 +126,10 @@ class _FilePaths(ShellComplete):
             return items
         if args[-1] in FILE_OPTIONS:
             return [CompletionItem(incomplete, type="file")]
+        if args[-1] in ("--check", "--skip") and "doctor" in args:
+            from kgctl_py.cli.completion import check_ids
+
+            return [CompletionItem(value, help=title) for value, title in check_ids(incomplete)]
         if args[-1] == "--context":
             from kgctl_py.cli.completion import context_names
 
@@ -215,8 +219,9 @@ def completion(shell: str) -> None:
       fish:  kgctl-py completion fish | source
 
     TAB then completes commands, flags, flag values (granularity, output
-    formats, layouts) and the names of Ready nodes and peers for
-    `showconf node` and `showconf peer`, read from the cluster or --snapshot.
+    formats, layouts, doctor check ids, kubeconfig contexts, file names) and
+    the names of Ready nodes and peers for `showconf node` and `showconf
+    peer`, read from the cluster or --snapshot.
     """
     sys.stdout.write(completion_script(shell))
 
