@@ -114,12 +114,13 @@ complete --no-files --command %(prog_name)s --arguments "(%(complete_func)s)"
 """
 
 
-# Options whose value is a file path: let the shell complete file names
-# (--context completes the kubeconfig's contexts, doctor's --check/--skip its check ids).
+# Options whose value is a file path: the shell completes file names.
 FILE_OPTIONS = ("--kubeconfig", "--snapshot", "--output-file")
 
 
-class _FilePaths(ShellComplete):
+class _Values(ShellComplete):
+    """Values the option declarations leave open: file names, kubeconfig contexts, doctor's check ids."""
+
     def get_completions(self, args: list[str], incomplete: str) -> list[CompletionItem]:
         items = super().get_completions(args, incomplete)
         if items or not args or incomplete.startswith("-"):
@@ -148,7 +149,7 @@ def _kubeconfig_arg(args: list[str]) -> str | None:
     return found
 
 
-class _Bash(_FilePaths, BashComplete):
+class _Bash(_Values, BashComplete):
     source_template = _BASH
 
     def source(self) -> str:
@@ -156,11 +157,11 @@ class _Bash(_FilePaths, BashComplete):
         return self.source_template % self.source_vars()
 
 
-class _Zsh(_FilePaths, ZshComplete):
+class _Zsh(_Values, ZshComplete):
     source_template = _ZSH
 
 
-class _Fish(_FilePaths, FishComplete):
+class _Fish(_Values, FishComplete):
     source_template = _FISH
 
     def format_completion(self, item: CompletionItem) -> str:
