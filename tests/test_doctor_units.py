@@ -55,6 +55,19 @@ def test_culprit_location():
     assert found == ["every pair crossing location baidu fails (12 pairs): check leader b1's endpoint 192.0.2.1:51820 and that UDP 51820 reaches it"]
 
 
+def test_culprit_leader_breaks_its_location():
+    res = _matrix(NODES, lambda a, b: "b1" in (a, b))
+    found = culprits(NODES, res, PLACES, 51820)
+    assert len(found) == 1 and found[0].startswith("every pair with b1 fails (8 pairs), and b1 leads location baidu")
+
+
+def test_culprit_tunnel_between_two_locations():
+    res = _matrix(NODES, lambda a, b: {PLACES[a].location, PLACES[b].location} == {"aws", "gcp"})
+    found = culprits(NODES, res, PLACES, 51820)
+    assert found == ["every pair between locations aws and gcp fails (4 pairs): the tunnel between leaders a1 and g1 is down; "
+                     "compare `wg show` on both (see wireguard.handshake and wireguard.drift)"]
+
+
 def test_culprit_node_and_everything():
     res = _matrix(NODES, lambda a, b: "a2" in (a, b))
     assert culprits(NODES, res, PLACES, 51820)[0].startswith("every pair with a2 fails")

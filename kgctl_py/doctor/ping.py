@@ -93,34 +93,55 @@ class Place:
 
 
 def culprits(nodes: list[str], results: dict[tuple[str, str], PingResult], places: dict[str, Place], port: int) -> list[str]:
-    """Name what most likely breaks the failing pairs: the whole mesh, one
-    location's leader, or one node.  Unknown pairs count neither way."""
+    """Name what most likely breaks the failing pairs: the whole mesh, one node
+    (a location's leader breaks its location too), one location, or the tunnel
+    between two locations.  Unknown pairs count neither way."""
     bad = {p for p, r in results.items() if r.status == Status.FAIL}
     good = {p for p, r in results.items() if r.status in (Status.PASS, Status.WARN)}
     if not bad:
         return []
     if not good:
         return ["no pod reaches any other pod: check that Kilo runs (kubectl -n kube-system get pods -l app.kubernetes.io/name=kilo) and the CNI config on the nodes"]
+    loc = {n: places[n].location for n in nodes if n in places}
+    members: dict[str, set[str]] = {}
+    for n, location in loc.items():
+        members.setdefault(location, set()).add(n)
+    multi = len(members) > 1
     out: list[str] = []
     explained: set[tuple[str, str]] = set()
-    locations = sorted({places[n].location for n in nodes if n in places})
-    if len(locations) > 1:
-        for loc in locations:
-            inside = {n for n in nodes if n in places and places[n].location == loc}
-            crossing = {p for p in results if (p[0] in inside) != (p[1] in inside)}
-            cross_bad = crossing & bad
-            if crossing and cross_bad and not (crossing & good):
-                leader = places[next(iter(sorted(inside)))]
-                out.append(
-                    f"every pair crossing location {loc} fails ({len(cross_bad)} pairs): check leader {leader.leader}'s endpoint "
-                    f"{leader.endpoint or '(none)'} and that UDP {port} reaches it"
-                )
-                explained |= cross_bad
+    # One node: all its measured pairs fail.  A node alone in its location is left to the location rule.
     for node in nodes:
-        mine = {p for p in results if node in p}
-        if mine and mine <= bad and not (mine <= explained):
-            out.append(f"every pair with {node} fails: check {node}'s Kilo pod, its routes and firewall (kubectl -n kube-system logs -l app.kubernetes.io/name=kilo --field-selector spec.nodeName={node})")
-            explained |= mine
+        mine = {p for p in bad | good if node in p}
+        if not mine or not mine <= bad or (multi and node in loc and len(members[loc[node]]) == 1):
+            continue
+        place = places.get(node)
+        if place is not None and multi and place.leader == node:
+            out.append(f"every pair with {node} fails ({len(mine)} pairs), and {node} leads location {place.location}, so its traffic to other "
+                       f"locations fails too: check {node} itself (its Kilo pod, net.ipv4.ip_forward, routes, firewall) and that UDP {port} reaches {place.endpoint or 'its endpoint'}")
+        else:
+            out.append(f"every pair with {node} fails ({len(mine)} pairs): check {node}'s Kilo pod, net.ipv4.ip_forward, routes and firewall "
+                       f"(kubectl -n kube-system logs -l app.kubernetes.io/name=kilo --field-selector spec.nodeName={node})")
+        explained |= mine
+    if multi:
+        # One location: every measured pair crossing it fails.
+        for location in sorted(members):
+            inside = members[location]
+            crossing = {p for p in bad | good if (p[0] in inside) != (p[1] in inside)}
+            if crossing and crossing <= bad and not crossing <= explained:
+                leader = places[sorted(inside)[0]]
+                out.append(f"every pair crossing location {location} fails ({len(crossing)} pairs): check leader {leader.leader}'s endpoint "
+                           f"{leader.endpoint or '(none)'} and that UDP {port} reaches it")
+                explained |= crossing
+        # Two locations: every measured pair between them fails; the tunnel between their leaders is down.
+        names = sorted(members)
+        for i, a in enumerate(names):
+            for b in names[i + 1 :]:
+                between = {p for p in bad | good if {loc.get(p[0]), loc.get(p[1])} == {a, b}}
+                if between and between <= bad and not between <= explained:
+                    la, lb = places[sorted(members[a])[0]].leader, places[sorted(members[b])[0]].leader
+                    out.append(f"every pair between locations {a} and {b} fails ({len(between)} pairs): the tunnel between leaders {la} and {lb} "
+                               f"is down; compare `wg show` on both (see wireguard.handshake and wireguard.drift)")
+                    explained |= between
     left = sorted(bad - explained)
     if left:
         shown = ", ".join(f"{a} → {b}" for a, b in left[:5])
