@@ -88,6 +88,16 @@ def test_last_seen_keeps_its_age_on_every_read_path(srv, fixture, api):
     assert srv.store.get("Node", "bd1.k3s")["metadata"]["annotations"]["kilo.squat.ai/last-seen"] == "1759999984"
 
 
+def test_from_fixture_takes_crd_and_captured_at_from_meta():
+    with KubeAPIServer.from_fixture(BLOG) as srv:
+        assert srv.captured_at == 1760000000
+        assert http(srv.url + "/apis/kilo.squat.ai/v1alpha1/peers")[0] == 200
+    with KubeAPIServer.from_fixture(BLOG, crd=False, captured_at=None) as srv:
+        assert srv.captured_at is None and http(srv.url + "/apis/kilo.squat.ai/v1alpha1/peers")[0] == 404
+        _, node = http(srv.url + "/api/v1/nodes/bd1.k3s")
+        assert node["metadata"]["annotations"]["kilo.squat.ai/last-seen"] == "1759999984"
+
+
 def test_non_integer_last_seen_is_served_unchanged():
     node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n", "annotations": {"kilo.squat.ai/last-seen": "garbage"}}}
     with KubeAPIServer([node], captured_at=1000) as srv:

@@ -292,3 +292,18 @@ def test_generate_name_and_deletecollection_daemonsets(srv, api):
     wait_until(lambda: len(srv.store.list("pods", ns)) == 12)
     apps.delete_collection_namespaced_daemon_set(ns, label_selector="app=one")
     wait_until(lambda: len(srv.store.list("pods", ns)) == 6 and len(srv.store.list("ds", ns)) == 1)
+
+
+def test_daemonset_over_many_nodes_converges_quickly():
+    # Guards the controllers' coalescing and indexes: a DaemonSet makes O(N) events.
+    nodes = [{"apiVersion": "v1", "kind": "Node", "metadata": {"name": f"n{i:03d}"},
+              "spec": {"podCIDR": f"10.{i // 256}.{i % 256}.0/24"}} for i in range(500)]
+    with KubeAPIServer(nodes) as srv:
+        t0 = time.monotonic()
+        code, _ = http(srv.url + "/apis/apps/v1/namespaces/default/daemonsets", "POST", ds_body("wide"))
+        assert code == 201
+        wait_until(lambda: srv.store.get("ds", "wide", "default")["status"]["numberReady"] == 500, timeout=20, interval=0.05)
+        assert len({p["status"]["podIP"] for p in srv.store.list("pods")}) == 500
+        assert http(srv.url + "/apis/apps/v1/namespaces/default/daemonsets/wide", "DELETE")[0] == 200
+        wait_until(lambda: not srv.store.list("pods"), timeout=20, interval=0.05)
+        assert time.monotonic() - t0 < 10

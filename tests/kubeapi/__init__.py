@@ -15,9 +15,10 @@ kubectl, token / client-certificate / exec-plugin auth, and injectable faults.
 """
 
 from .errors import StatusError
+from .execws import ExecResult
 from .faults import Fault
 from .fixtures import load_fixture
-from .server import ExecResult, KubeAPIServer, PodHooks, RequestRecord
+from .server import KubeAPIServer, PodHooks, RequestRecord
 from .store import Event, Store
 
 __all__ = [

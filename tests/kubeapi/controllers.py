@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import resources as R
+from .aio import call_in_loop
 from .errors import StatusError
 from .registry import FOREGROUND, Registry, owner_uids, random_suffix
 from .selectors import match_label_selector_object
@@ -99,6 +100,7 @@ class Controllers:
         self._runs: dict[str, _PodRun] = {}  # by pod uid
         self._reserved_ips: dict[str, set[str]] = {}  # by node name, while a pod is starting
         self._finalizing_ns: set[str] = set()
+        self._dirty_ds: set[tuple[str, str]] = set()  # reconciled once a burst of events is handled
         self._tasks: set[asyncio.Task[Any]] = set()
         self._queue: asyncio.Queue[Event] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -126,10 +128,7 @@ class Controllers:
     def _on_event(self, ev: Event) -> None:
         # Called under the store lock from any thread: just hand the event to the loop.
         assert self._loop is not None and self._queue is not None
-        try:
-            self._loop.call_soon_threadsafe(self._queue.put_nowait, ev)
-        except RuntimeError:  # loop already closed
-            pass
+        call_in_loop(self._loop, self._queue.put_nowait, ev)
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         assert self._loop is not None
@@ -143,8 +142,24 @@ class Controllers:
             ev = await self._queue.get()
             try:
                 self._handle(ev)
+                if self._queue.empty():
+                    self._flush_daemonsets()
             except Exception:
                 log.exception("controller failed on %s %s", ev.type, ev.resource.kind)
+
+    def _flush_daemonsets(self) -> None:
+        # Coalescing matters: a DaemonSet over N nodes makes O(N) pod events.
+        while self._dirty_ds:
+            namespace, name = self._dirty_ds.pop()
+            self._reconcile_ds(namespace, name)
+
+    def _mark_ds(self, namespace: str | None = None, name: str | None = None) -> None:
+        """Queue DaemonSets for reconciliation: one, those of a namespace, or all."""
+        if namespace is not None and name is not None:
+            self._dirty_ds.add((namespace, name))
+            return
+        for ds in self.store.snapshot(R.DAEMONSETS, namespace)[1]:
+            self._dirty_ds.add((ds["metadata"]["namespace"], ds["metadata"]["name"]))
 
     def _resync(self) -> None:
         for ns in self.store.snapshot(R.NAMESPACES)[1]:
@@ -152,8 +167,8 @@ class Controllers:
                 self._finalize_namespace(ns["metadata"]["name"])
         for pod in self.store.snapshot(R.PODS)[1]:
             self._pod_changed(pod)
-        for ds in self.store.snapshot(R.DAEMONSETS)[1]:
-            self._reconcile_ds(ds["metadata"]["namespace"], ds["metadata"]["name"])
+        self._mark_ds()
+        self._flush_daemonsets()
 
     def _handle(self, ev: Event) -> None:
         obj = ev.object
@@ -164,18 +179,16 @@ class Controllers:
                 self._pod_changed(obj)
             ref = controller_ref(obj)
             if ref and ref.get("kind") == "DaemonSet":
-                self._reconcile_ds(obj["metadata"]["namespace"], ref.get("name", ""))
+                self._mark_ds(obj["metadata"]["namespace"], ref.get("name", ""))
             elif ev.type == "ADDED":
-                for ds in self.store.snapshot(R.DAEMONSETS, obj["metadata"]["namespace"])[1]:
-                    self._reconcile_ds(ds["metadata"]["namespace"], ds["metadata"]["name"])
+                self._mark_ds(obj["metadata"]["namespace"])  # an orphan the DaemonSets may adopt
         elif ev.resource is R.NODES:
-            for ds in self.store.snapshot(R.DAEMONSETS)[1]:
-                self._reconcile_ds(ds["metadata"]["namespace"], ds["metadata"]["name"])
+            self._mark_ds()
             for pod in self.store.snapshot(R.PODS)[1]:
                 if not (pod.get("spec") or {}).get("nodeName"):
                     self._schedule(pod)
         elif ev.resource is R.DAEMONSETS and ev.type != "DELETED":
-            self._reconcile_ds(obj["metadata"]["namespace"], obj["metadata"]["name"])
+            self._mark_ds(obj["metadata"]["namespace"], obj["metadata"]["name"])
         elif ev.resource is R.NAMESPACES and ev.type != "DELETED" and _deleting(obj):
             self._finalize_namespace(obj["metadata"]["name"])
         self._collect_garbage(ev)
@@ -196,7 +209,7 @@ class Controllers:
                                "message": f"0/{len(self.store.snapshot(R.NODES)[1])} nodes are available"})
         else:
             load: dict[str, int] = {}
-            for p in self.store.snapshot(R.PODS)[1]:
+            for p in self.store.values(R.PODS):
                 name = (p.get("spec") or {}).get("nodeName")
                 if name:
                     load[name] = load.get(name, 0) + 1
@@ -246,7 +259,7 @@ class Controllers:
             return None
         name = node["metadata"]["name"]
         used = set(self._reserved_ips.get(name, set()))
-        for p in self.store.snapshot(R.PODS)[1]:
+        for p in self.store.values(R.PODS):
             if (p.get("spec") or {}).get("nodeName") == name and not (p.get("spec") or {}).get("hostNetwork"):
                 ip = (p.get("status") or {}).get("podIP")
                 if ip:
@@ -433,8 +446,8 @@ class Controllers:
             uid = md.get("uid", "")
             for rtype, dep in self.registry.dependents(uid):
                 self._drop_owner(rtype, dep, uid)
-            for owner_uid in owner_uids(obj):
-                self._maybe_finish_foreground(owner_uid)
+            for ref in md.get("ownerReferences") or []:
+                self._maybe_finish_foreground(ref, md.get("namespace"))
         elif FOREGROUND in (md.get("finalizers") or []) and md.get("deletionTimestamp"):
             deps = self.registry.dependents(md["uid"])
             for rtype, dep in deps:
@@ -444,7 +457,7 @@ class Controllers:
                 self.registry.remove_finalizer(ev.resource, obj, FOREGROUND)
 
     def _drop_owner(self, rtype: R.ResourceType, dep: Obj, uid: str) -> None:
-        others = [u for u in owner_uids(dep) if u != uid and self._find_uid(u) is not None]
+        others = [u for u in owner_uids(dep) if u != uid and self.store.find_uid(u) is not None]
         if others:
             new = copy.deepcopy(dep)
             new["metadata"]["ownerReferences"] = [r for r in new["metadata"]["ownerReferences"] if r.get("uid") != uid]
@@ -458,19 +471,16 @@ class Controllers:
         except StatusError:
             pass  # already gone
 
-    def _find_uid(self, uid: str) -> tuple[R.ResourceType, Obj] | None:
-        for rtype in R.STORED:
-            for o in self.store.snapshot(rtype)[1]:
-                if o["metadata"].get("uid") == uid:
-                    return rtype, o
-        return None
-
-    def _maybe_finish_foreground(self, owner_uid: str) -> None:
-        found = self._find_uid(owner_uid)
-        if found is None:
+    def _maybe_finish_foreground(self, ref: dict[str, Any], namespace: str | None) -> None:
+        """A dependent is gone: finish its owner's foreground deletion if it was the last one."""
+        try:
+            rtype = R.for_object({"kind": ref.get("kind"), "apiVersion": ref.get("apiVersion", "")})
+        except KeyError:
             return
-        rtype, owner = found
-        if FOREGROUND in (_md(owner).get("finalizers") or []) and not self.registry.dependents(owner_uid):
+        owner = self.store.ref(rtype, ref.get("name", ""), namespace)
+        if owner is None or owner["metadata"].get("uid") != ref.get("uid"):
+            return
+        if FOREGROUND in (_md(owner).get("finalizers") or []) and not self.registry.dependents(ref["uid"]):
             self.registry.remove_finalizer(rtype, owner, FOREGROUND)
 
     # --- namespace controller ---------------------------------------------------------------

@@ -230,11 +230,7 @@ class Registry:
         return self.store.remove(rtype, name, namespace), True
 
     def dependents(self, uid: str) -> list[tuple[ResourceType, Obj]]:
-        out: list[tuple[ResourceType, Obj]] = []
-        for rtype in R.STORED:
-            _, items = self.store.snapshot(rtype)
-            out.extend((rtype, o) for o in items if uid in owner_uids(o))
-        return out
+        return self.store.dependents(uid)
 
     def _orphan_dependents(self, uid: str) -> None:
         for _, dep in self.dependents(uid):

@@ -31,12 +31,13 @@ from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
 import yaml
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from . import protobuf, tables
 from . import resources as R
 from .controllers import Controllers
 from .errors import StatusError, status, success_status
+from .execws import ExecHandler, serve_exec
 from .faults import Fault, FaultSet
 from .fixtures import load_fixture
 from .kubeconfig import kubeconfig, write_exec_plugin, write_kubeconfig
@@ -45,25 +46,14 @@ from .pki import CertificateAuthority
 from .registry import DEFAULT_NAMESPACES, Registry, namespace_object
 from .resources import ResourceType
 from .selectors import parse as parse_selectors
-from .store import Event, Store
+from .store import Store
+from .watch import serve_watch
 
 log = logging.getLogger(__name__)
 
 Obj = dict[str, Any]
 LAST_SEEN = "kilo.squat.ai/last-seen"
 _INT_RE = re.compile(r"\s*-?[0-9]+\s*")
-EXEC_PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io", "channel.k8s.io")
-STDIN, STDOUT, STDERR, ERROR, CLOSE = 0, 1, 2, 3, 255
-
-
-@dataclass
-class ExecResult:
-    stdout: bytes = b""
-    stderr: bytes = b""
-    exit_code: int = 0
-
-
-ExecHandler = Callable[[Obj, "str | None", list[str], "bytes | None"], ExecResult]
 
 
 class PodHooks(Protocol):  # both methods are optional
@@ -447,8 +437,10 @@ class KubeAPIServer:
             return await self._resource(request, info, fault)
         except StatusError as exc:
             return _json(exc.status, exc.code)
-        except (asyncio.CancelledError, ConnectionResetError):
-            raise
+        except ConnectionError:
+            # The connection is gone (client left, or an injected reset/cut): aiohttp fails to
+            # write this placeholder and drops it quietly, instead of logging a handler error.
+            return web.Response(status=500)
         except Exception as exc:
             log.exception("kubeapi: %s %s failed", request.method, request.path)
             return _json(status(500, f"internal error: {exc}"), 500)
@@ -464,7 +456,7 @@ class KubeAPIServer:
                 self._long_tasks.discard(task)
         if fault.reset:
             self._reset(request)
-            raise ConnectionResetError("fault: connection reset")
+            raise ConnectionResetError("injected connection reset")
         if fault.status is not None:
             body = fault.body
             if body is None:
@@ -627,139 +619,21 @@ class KubeAPIServer:
     # --- watch ------------------------------------------------------------------------------------
 
     async def _watch(self, request: web.Request, info: RequestInfo, rtype: ResourceType, fault: Fault | None) -> web.StreamResponse:
-        q = request.query
-        field_sel = q.get("fieldSelector")
-        if info.name:  # deprecated single-object watch: .../nodes/NAME?watch=true
-            field_sel = f"metadata.name={info.name}" + (f",{field_sel}" if field_sel else "")
-        match = parse_selectors(q.get("labelSelector"), field_sel)
-        namespace = info.namespace
-        rv_param = q.get("resourceVersion", "")
-        initial_events = _truthy(q.get("sendInitialEvents"))
-        bookmarks = _truthy(q.get("allowWatchBookmarks"))
         as_table = self._wants_table(request)
-        timeout = float(q["timeoutSeconds"]) if q.get("timeoutSeconds") else None
-        if self.watch_timeout is not None:
-            timeout = min(timeout, self.watch_timeout) if timeout is not None else self.watch_timeout
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[Event] = asyncio.Queue()
-
-        def listener(ev: Event) -> None:
-            if ev.resource is rtype:
-                try:
-                    loop.call_soon_threadsafe(queue.put_nowait, ev)
-                except RuntimeError:
-                    pass
-
-        initial: list[Obj] = []
-        backlog: list[Event] = []
-        expired: StatusError | None = None
-        with self.store.lock:  # snapshot and subscription must be atomic: no event lost or doubled
-            if initial_events or rv_param in ("", "0"):
-                last_rv, initial = self.store.snapshot(rtype, namespace)
-            else:
-                try:
-                    last_rv = int(rv_param)
-                except ValueError:
-                    raise StatusError.bad_request(f"invalid resource version: {rv_param!r}") from None
-                try:
-                    backlog = self.store.events_since(last_rv)
-                except StatusError as exc:
-                    expired = exc
-            unsubscribe = self.store.subscribe(listener) if expired is None else (lambda: None)
-
         task = asyncio.current_task()
         assert task is not None
-        self._long_tasks.add(task)
-        resp = web.StreamResponse(status=200, headers={"Content-Type": "application/json", "Cache-Control": "no-cache, private"})
-        resp.enable_chunked_encoding()
-        cut_after = fault.cut_watch_after if fault is not None else None
-        sent = 0
-
-        async def send(events: list[Obj]) -> None:
-            nonlocal sent
-            if cut_after is not None and sent + len(events) >= cut_after:
-                events = events[: cut_after - sent]
-                if events:
-                    await resp.write(b"".join(json.dumps(e, separators=(",", ":")).encode() + b"\n" for e in events))
-                self._cut(request)
-                raise ConnectionResetError("fault: watch cut")
-            if events:
-                sent += len(events)
-                await resp.write(b"".join(json.dumps(e, separators=(",", ":")).encode() + b"\n" for e in events))
-
-        def wrap(type_: str, obj: Obj) -> Obj:
-            obj = self._view(obj)
-            return {"type": type_, "object": self._table(request, rtype.kind, [obj]) if as_table else obj}
-
-        def bookmark(rv: int, initial_end: bool = False) -> Obj:
-            md: Obj = {"resourceVersion": str(rv)}
-            if initial_end:
-                md["annotations"] = {"k8s.io/initial-events-end": "true"}
-            return {"type": "BOOKMARK", "object": {"kind": rtype.kind, "apiVersion": rtype.api_version, "metadata": md}}
-
+        self._long_tasks.add(task)  # stop() ends open watches
         try:
-            await resp.prepare(request)
-            if expired is not None:
-                await send([{"type": "ERROR", "object": expired.status}])
-                await resp.write_eof()
-                return resp
-            first = [wrap("ADDED", o) for o in initial if match(o)]
-            if initial_events:
-                first.append(bookmark(last_rv, initial_end=True))
-            first.extend(e for ev in backlog if (e := self._watch_event(ev, match, namespace, wrap)) is not None)
-            if backlog:
-                last_rv = backlog[-1].rv
-            await send(first)
-            deadline = loop.time() + timeout if timeout is not None else None
-            while True:
-                wait = None if deadline is None else deadline - loop.time()
-                if bookmarks:
-                    wait = self.bookmark_interval if wait is None else min(wait, self.bookmark_interval)
-                if wait is not None and wait <= 0:
-                    break
-                try:
-                    ev = await asyncio.wait_for(queue.get(), wait)
-                except asyncio.TimeoutError:
-                    if deadline is not None and loop.time() >= deadline:
-                        break
-                    await send([bookmark(last_rv)])
-                    continue
-                if ev.rv <= last_rv:
-                    continue
-                last_rv = ev.rv
-                out = self._watch_event(ev, match, namespace, wrap)
-                if out is not None:
-                    await send([out])
-            await resp.write_eof()
+            return await serve_watch(
+                request, self.store, rtype, info.namespace, info.name,
+                present=lambda obj: self._table(request, rtype.kind, [obj]) if as_table else obj,
+                view=self._view,
+                bookmark_interval=self.bookmark_interval,
+                max_timeout=self.watch_timeout,
+                cut_after=fault.cut_watch_after if fault is not None else None,
+            )
         finally:
-            unsubscribe()
             self._long_tasks.discard(task)
-        return resp
-
-    @staticmethod
-    def _watch_event(ev: Event, match: Callable[[Obj], bool], namespace: str | None, wrap: Callable[[str, Obj], Obj]) -> Obj | None:
-        """The event a filtered watch sees: objects entering the filter are ADDED, leaving it DELETED."""
-        if namespace is not None and ev.object["metadata"].get("namespace") != namespace:
-            return None
-        was = ev.old is not None and ev.type != "ADDED" and match(ev.old)
-        now = ev.type != "DELETED" and match(ev.object)
-        if ev.type == "DELETED":
-            return wrap("DELETED", ev.object) if was else None
-        if ev.type == "ADDED":
-            return wrap("ADDED", ev.object) if now else None
-        if was and now:
-            return wrap("MODIFIED", ev.object)
-        if now:
-            return wrap("ADDED", ev.object)
-        if was:
-            return wrap("DELETED", ev.object)
-        return None
-
-    @staticmethod
-    def _cut(request: web.Request) -> None:
-        # Abort without the final chunk: the client sees the stream break mid-way.
-        if request.transport is not None:
-            request.transport.abort()
 
     # --- writes -----------------------------------------------------------------------------------
 
@@ -890,78 +764,10 @@ class KubeAPIServer:
         pod = self.store.ref(R.PODS, info.name, info.namespace)
         if pod is None:
             raise StatusError.not_found("", "pods", info.name)
-        q = request.query
-        command = q.getall("command", [])
-        if not command:
-            raise StatusError.bad_request("you must specify at least 1 command")
-        names = [c.get("name") for c in (pod.get("spec") or {}).get("containers") or []]
-        container = q.get("container") or None
-        if container is None and len(names) == 1:
-            container = names[0]
-        elif container is None and len(names) > 1:
-            raise StatusError.bad_request(f"a container name must be specified for pod {info.name}, choose one of: {names}")
-        elif container is not None and container not in names:
-            raise StatusError.bad_request(f"container {container} is not valid for pod {info.name}")
-        if request.headers.get("Upgrade", "").lower() != "websocket":
-            raise StatusError.bad_request("Upgrade request required")
-
-        ws = web.WebSocketResponse(protocols=EXEC_PROTOCOLS, timeout=2.0, autoping=True)
-        await ws.prepare(request)
         task = asyncio.current_task()
         assert task is not None
-        self._long_tasks.add(task)
+        self._long_tasks.add(task)  # stop() ends open sessions
         try:
-            stdin = await self._read_stdin(ws) if _truthy(q.get("stdin")) else None
-            if self.exec_handler is None:
-                result_status = status(500, "exec is not configured on this test server (no exec_handler)")
-            else:
-                try:
-                    result = await self._run_blocking(self.exec_handler, copy.deepcopy(pod), container, list(command), stdin)
-                except Exception as exc:
-                    log.exception("kubeapi: exec_handler failed")
-                    result_status = status(500, f"exec handler failed: {exc}")
-                else:
-                    out = result.stdout.encode() if isinstance(result.stdout, str) else result.stdout
-                    err = result.stderr.encode() if isinstance(result.stderr, str) else result.stderr
-                    for channel, data, wanted in ((STDOUT, out, q.get("stdout", "true")), (STDERR, err, q.get("stderr", "true"))):
-                        if data and _truthy(wanted):
-                            for i in range(0, len(data), 32 * 1024):
-                                await ws.send_bytes(bytes([channel]) + data[i : i + 32 * 1024])
-                    result_status = self._exit_status(command, int(result.exit_code))
-            await ws.send_bytes(bytes([ERROR]) + json.dumps(result_status).encode())
-            await ws.close()
+            return await serve_exec(request, pod, handler=self.exec_handler, run_blocking=self._run_blocking, stdin_idle=self.exec_stdin_idle)
         finally:
             self._long_tasks.discard(task)
-        return ws
-
-    async def _read_stdin(self, ws: web.WebSocketResponse) -> bytes:
-        """All of stdin: until the v5 close signal or the socket closes; for v4, until it goes quiet."""
-        buf = bytearray()
-        idle = None if ws.ws_protocol == "v5.channel.k8s.io" else self.exec_stdin_idle
-        while True:
-            try:
-                msg = await ws.receive(timeout=idle)
-            except asyncio.TimeoutError:
-                break
-            if msg.type in (WSMsgType.BINARY, WSMsgType.TEXT) and msg.data:
-                # The Python client sends text frames whose first character is the channel.
-                data = msg.data.encode() if isinstance(msg.data, str) else bytes(msg.data)
-                if data[0] == STDIN:
-                    buf += data[1:]
-                elif data[0] == CLOSE and data[1:2] == bytes([STDIN]):
-                    break
-            elif msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
-                break
-        return bytes(buf)
-
-    @staticmethod
-    def _exit_status(command: list[str], code: int) -> Obj:
-        if code == 0:
-            return {"metadata": {}, "status": "Success"}
-        return {
-            "metadata": {},
-            "status": "Failure",
-            "message": f"command terminated with non-zero exit code: error executing command {command}, exit code {code}",
-            "reason": "NonZeroExitCode",
-            "details": {"causes": [{"reason": "ExitCode", "message": str(code)}]},
-        }

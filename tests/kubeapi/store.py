@@ -75,6 +75,10 @@ class Store:
         self._history: collections.deque[Event] = collections.deque(maxlen=history)
         self._oldest_rv = start_rv  # events after this rv are all still in _history
         self._listeners: builtins.list[Listener] = []
+        # Indexes for the garbage collector: uid -> where the object is; owner uid -> dependents.
+        self._types = {r.key: r for r in resources.STORED}
+        self._by_uid: dict[str, tuple[str, Key]] = {}
+        self._by_owner: dict[str, set[tuple[str, Key]]] = {}
 
     # --- public, test-friendly API (deep copies in and out) ---------------------
 
@@ -85,10 +89,9 @@ class Store:
             return self._rv
 
     def get(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
-        rtype = resources.lookup(kind)
-        with self._lock:
-            obj = self.ref(rtype, name, namespace)
-            return copy.deepcopy(obj) if obj is not None else None
+        obj = self.ref(resources.lookup(kind), name, namespace)
+        # Stored objects are immutable, so copying needs no lock (and does not hold up the server).
+        return copy.deepcopy(obj) if obj is not None else None
 
     def list(
         self,
@@ -98,23 +101,21 @@ class Store:
         field_selector: str | None = None,
     ) -> Objects:
         match = parse(label_selector, field_selector)
-        with self._lock:
-            _, items = self.snapshot(resources.lookup(kind), namespace)
-            return [copy.deepcopy(o) for o in items if match(o)]
+        _, items = self.snapshot(resources.lookup(kind), namespace)
+        return [copy.deepcopy(o) for o in items if match(o)]
 
     def objects(self, kind: str | None = None) -> Objects:
         """All objects (of one kind, if given), sorted by kind then namespace/name."""
-        types = [resources.lookup(kind)] if kind else list(resources.STORED)
+        types = [resources.lookup(kind)] if kind else builtins.list(resources.STORED)
         with self._lock:
-            return [copy.deepcopy(o) for r in types for _, o in sorted(self._data[r.key].items())]
+            items = [o for r in types for _, o in sorted(self._data[r.key].items())]
+        return [copy.deepcopy(o) for o in items]
 
     def create(self, obj: dict[str, Any]) -> dict[str, Any]:
-        with self._lock:
-            return copy.deepcopy(self.put_new(obj))
+        return copy.deepcopy(self.put_new(obj))
 
     def update(self, obj: dict[str, Any]) -> dict[str, Any]:
-        with self._lock:
-            return copy.deepcopy(self.replace(obj))
+        return copy.deepcopy(self.replace(obj))
 
     def patch(self, kind: str, name: str, patch: dict[str, Any], namespace: str | None = None) -> dict[str, Any]:
         """Apply a JSON merge patch (``None`` values delete keys)."""
@@ -123,12 +124,12 @@ class Store:
             cur = self.ref(rtype, name, namespace)
             if cur is None:
                 raise StatusError.not_found(rtype.group, rtype.plural, name)
-            return copy.deepcopy(self.replace(merge_patch(cur, patch)))
+            new = self.replace(merge_patch(cur, patch))
+        return copy.deepcopy(new)
 
     def delete(self, kind: str, name: str, namespace: str | None = None) -> dict[str, Any]:
         """Remove an object at once (no finalizers, no graceful deletion) and return its last state."""
-        with self._lock:
-            return copy.deepcopy(self.remove(resources.lookup(kind), name, namespace))
+        return copy.deepcopy(self.remove(resources.lookup(kind), name, namespace))
 
     # --- internal API used by the server (no copies: treat results as read-only) -------
 
@@ -166,6 +167,40 @@ class Store:
                 rv = at_rv
         items = [o for k, o in sorted(data.items()) if namespace is None or not rtype.namespaced or k[0] == namespace]
         return rv, items
+
+    def values(self, rtype: ResourceType) -> Objects:
+        """All objects of a type in no particular order (cheaper than :meth:`snapshot`)."""
+        with self._lock:
+            return list(self._data[rtype.key].values())
+
+    def find_uid(self, uid: str) -> tuple[ResourceType, dict[str, Any]] | None:
+        with self._lock:
+            where = self._by_uid.get(uid)
+            return (self._types[where[0]], self._data[where[0]][where[1]]) if where else None
+
+    def dependents(self, owner_uid: str) -> builtins.list[tuple[ResourceType, dict[str, Any]]]:
+        """Objects with an ownerReference to ``owner_uid``."""
+        with self._lock:
+            return [(self._types[rkey], self._data[rkey][key]) for rkey, key in sorted(self._by_owner.get(owner_uid, ()))]
+
+    def _index(self, rtype: ResourceType, obj: dict[str, Any], add: bool) -> None:
+        md = obj["metadata"]
+        where = (rtype.key, _key(obj))
+        if add:
+            self._by_uid[md["uid"]] = where
+        elif self._by_uid.get(md["uid"]) == where:
+            del self._by_uid[md["uid"]]
+        for ref in md.get("ownerReferences") or []:
+            owner = ref.get("uid") if isinstance(ref, dict) else None
+            if not owner:
+                continue
+            deps = self._by_owner.setdefault(owner, set())
+            if add:
+                deps.add(where)
+            else:
+                deps.discard(where)
+                if not deps:
+                    del self._by_owner[owner]
 
     def events_since(self, rv: int) -> builtins.list[Event]:
         """Events after ``rv``; 410 if some of them have been dropped from the history."""
@@ -268,6 +303,10 @@ class Store:
 
     def _emit(self, type_: str, rtype: ResourceType, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
         self._rv += 1
+        if old is not None:
+            self._index(rtype, old, add=False)
+        if type_ != "DELETED":
+            self._index(rtype, obj, add=True)
         ev = Event(self._rv, type_, rtype, obj, old)
         if len(self._history) == self._history.maxlen:
             self._oldest_rv = self._history[0].rv
