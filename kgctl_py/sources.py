@@ -6,6 +6,7 @@ Both give the same ``ClusterObjects``; the core never knows which it got.
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -62,6 +63,29 @@ def from_cluster(kubeconfig: str | None, context: str | None, timeout: float, ne
     return ClusterObjects(nodes, peers, pods, True, int(time.time()), client.auth.server)
 
 
+# A \uD800-\uDFFF escape: JSON and YAML decode it to a lone surrogate, which
+# cannot be printed as UTF-8.  Go's decoder turns those into U+FFFD; so do we.
+_SURROGATE_ESCAPE = re.compile(rb"\\[uU](?:0000)?[dD][89a-fA-F]")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def replace_lone_surrogates(obj: Any, raw: bytes) -> Any:
+    """``obj`` decoded from ``raw``, with lone surrogates replaced (cheap when ``raw`` has none)."""
+    if not _SURROGATE_ESCAPE.search(raw):
+        return obj
+    return _replace(obj)
+
+
+def _replace(obj: Any) -> Any:
+    if isinstance(obj, str):
+        return _LONE_SURROGATE.sub("\ufffd", obj)
+    if isinstance(obj, list):
+        return [_replace(v) for v in obj]
+    if isinstance(obj, dict):
+        return {_replace(k): _replace(v) for k, v in obj.items()}
+    return obj
+
+
 def _parse_snapshot_text(text: str, name: str) -> Any:
     stripped = text.lstrip()
     if stripped.startswith(("{", "[")):
@@ -102,9 +126,12 @@ def read_snapshot(path: str, now: int | None = None) -> ClusterObjects:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise CliError(f"cannot read snapshot {name}: it is not UTF-8 text", ExitCode.USAGE) from None
-    doc = _parse_snapshot_text(text, name)
+    if not text.strip():
+        raise CliError(f"cannot read snapshot {name}: the file is empty", ExitCode.USAGE)
+    doc = replace_lone_surrogates(_parse_snapshot_text(text, name), raw)
     if not isinstance(doc, dict):
-        raise CliError(f"cannot read snapshot {name}: expected a Kubernetes List object, got {type(doc).__name__}", ExitCode.USAGE)
+        got = {list: "a list", str: "a string", int: "a number", float: "a number", bool: "a boolean", type(None): "an empty document"}.get(type(doc), "something else")
+        raise CliError(f"cannot read snapshot {name}: expected a Kubernetes List object, got {got}", ExitCode.USAGE)
     kind = doc.get("kind")
     if kind in ("Node", "Peer"):
         items = [doc]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import math
 import os
 import socket
 import ssl
@@ -25,6 +26,8 @@ from kgctl_py.kube.kubeconfig import ClusterAuth
 DEFAULT_TIMEOUT = 30.0
 PAGE_SIZE = 500
 RETRIES = 3
+# The longest --request-timeout a socket accepts, give or take: a year.
+MAX_TIMEOUT = 365 * 86400.0
 
 
 class ApiError(CliError):
@@ -61,6 +64,9 @@ def _ssl_context(auth: ClusterAuth) -> ssl.SSLContext:
 
 class Client:
     def __init__(self, auth: ClusterAuth, timeout: float = DEFAULT_TIMEOUT) -> None:
+        if not (math.isfinite(timeout) and 0 < timeout <= MAX_TIMEOUT):
+            # 0 would mean "wait forever" to kubectl; nothing of ours may hang.
+            raise CliError(f"invalid --request-timeout {timeout:g}: give a number of seconds greater than 0", ExitCode.USAGE)
         self.auth = auth
         self.timeout = timeout
         url = urllib.parse.urlsplit(auth.server)
@@ -94,8 +100,9 @@ class Client:
             self._conn.close()
             self._conn = None
 
-    def request(self, method: str, path: str, params: dict[str, Any] | None = None, body: Any = None, what: str = "") -> Any:
-        """One API call; JSON in and out.  ``what`` names the resource in errors."""
+    def request(self, method: str, path: str, params: dict[str, Any] | None = None, body: Any = None, what: str = "", *, verb: str | None = None) -> Any:
+        """One API call; JSON in and out.  ``what`` names the resource and ``verb``
+        the Kubernetes verb (default: the method's) in errors."""
         query = "?" + urllib.parse.urlencode(params, doseq=True) if params else ""
         target = self.prefix + path + query
         payload = json.dumps(body).encode() if body is not None else None
@@ -104,45 +111,51 @@ class Client:
             headers["Content-Type"] = "application/merge-patch+json" if method == "PATCH" else "application/json"
         attempts = RETRIES if method in ("GET", "HEAD") else 1
         what = what or path
+        verb = verb or _verb(method)
         for attempt in range(attempts):
             try:
                 conn = self._connection()
                 conn.request(method, target, body=payload, headers=headers)
                 resp = conn.getresponse()
-                data = resp.read()
+                data = _read_body(resp, time.monotonic() + self.timeout)
             except (ConnectionResetError, ConnectionAbortedError, BrokenPipeError, http.client.RemoteDisconnected, http.client.IncompleteRead) as err:
                 self.close()
                 if attempt + 1 < attempts:
                     time.sleep(0.2 * 2**attempt)
                     continue
-                raise CliError(f"cannot {_verb(method)} {what}: the connection to {self.auth.server} was reset ({type(err).__name__}); is the API server healthy?", ExitCode.API_UNREACHABLE) from None
+                raise CliError(f"cannot {verb} {what}: the connection to {self.auth.server} was reset ({type(err).__name__}); is the API server healthy?", ExitCode.API_UNREACHABLE) from None
             except TimeoutError:
                 self.close()
-                raise CliError(f"cannot {_verb(method)} {what}: no answer from {self.auth.server} within {self.timeout:g}s; check the server or raise --request-timeout", ExitCode.API_UNREACHABLE) from None
+                raise CliError(f"cannot {verb} {what}: no answer from {self.auth.server} within {self.timeout:g}s; check the server or raise --request-timeout", ExitCode.API_UNREACHABLE) from None
             except ssl.SSLCertVerificationError as err:
                 self.close()
-                raise CliError(f"cannot {_verb(method)} {what}: TLS verification of {self.auth.server} failed ({err.verify_message}); check certificate-authority-data and the server name in the kubeconfig", ExitCode.API_UNREACHABLE) from None
+                raise CliError(f"cannot {verb} {what}: TLS verification of {self.auth.server} failed ({err.verify_message}); check certificate-authority-data and the server name in the kubeconfig", ExitCode.API_UNREACHABLE) from None
             except ssl.SSLError as err:
                 self.close()
-                raise CliError(f"cannot {_verb(method)} {what}: TLS error with {self.auth.server} ({err.reason or 'handshake failed'})", ExitCode.API_UNREACHABLE) from None
+                raise CliError(f"cannot {verb} {what}: TLS error with {self.auth.server} ({err.reason or 'handshake failed'})", ExitCode.API_UNREACHABLE) from None
             except socket.gaierror:
                 self.close()
-                raise CliError(f"cannot {_verb(method)} {what}: cannot resolve the API server host {self.host!r}; check the server URL in the kubeconfig", ExitCode.API_UNREACHABLE) from None
+                raise CliError(f"cannot {verb} {what}: cannot resolve the API server host {self.host!r}; check the server URL in the kubeconfig", ExitCode.API_UNREACHABLE) from None
             except OSError as err:
                 self.close()
                 reason = err.strerror or type(err).__name__
-                raise CliError(f"cannot {_verb(method)} {what}: cannot connect to {self.auth.server}: {reason}; is the API server running and the kubeconfig right?", ExitCode.API_UNREACHABLE) from None
+                raise CliError(f"cannot {verb} {what}: cannot connect to {self.auth.server}: {reason}; is the API server running and the kubeconfig right?", ExitCode.API_UNREACHABLE) from None
+            except http.client.HTTPException as err:
+                self.close()
+                raise CliError(f"cannot {verb} {what}: {self.auth.server} did not answer in HTTP ({type(err).__name__}); is the server URL in the kubeconfig an API server?", ExitCode.API_UNREACHABLE) from None
             if resp.status >= 500 and attempt + 1 < attempts:
                 time.sleep(0.2 * 2**attempt)
                 continue
             if resp.status >= 400:
-                raise _api_error(resp.status, data, method, what, self.auth.server)
+                raise _api_error(resp.status, data, verb, what, self.auth.server)
             if not data:
                 return None
             try:
-                return json.loads(data)
+                from kgctl_py.sources import replace_lone_surrogates
+
+                return replace_lone_surrogates(json.loads(data), data)
             except ValueError:
-                raise CliError(f"cannot {_verb(method)} {what}: the API server sent something that is not JSON", ExitCode.API_ERROR) from None
+                raise CliError(f"cannot {verb} {what}: the API server sent something that is not JSON", ExitCode.API_ERROR) from None
         raise AssertionError("unreachable")
 
     def get(self, path: str, params: dict[str, Any] | None = None, what: str = "") -> Any:
@@ -155,15 +168,21 @@ class Client:
     def iter_list(self, path: str, params: dict[str, Any] | None = None, what: str = "") -> Iterator[dict[str, Any]]:
         query = dict(params or {})
         query["limit"] = PAGE_SIZE
+        tokens: set[str] = set()
         while True:
-            page = self.get(path, query, what=what)
-            if not isinstance(page, dict):
+            page = self.request("GET", path, query, what=what, verb="list")
+            items = page.get("items") if isinstance(page, dict) else None
+            if not isinstance(page, dict) or "items" not in page or not isinstance(items, (list, type(None))):
                 raise CliError(f"cannot list {what or path}: the API server did not send a list", ExitCode.API_ERROR)
-            items = page.get("items") or []
-            yield from (i for i in items if isinstance(i, dict))
-            token = (page.get("metadata") or {}).get("continue")
+            yield from (i for i in items or [] if isinstance(i, dict))
+            meta = page.get("metadata")
+            token = meta.get("continue") if isinstance(meta, dict) else None
             if not token:
                 return
+            if not isinstance(token, str) or token in tokens:
+                # A server that hands out the same page again would keep us here forever.
+                raise CliError(f"cannot list {what or path}: the API server repeated a continue token", ExitCode.API_ERROR)
+            tokens.add(token)
             query["continue"] = token
 
 
@@ -171,7 +190,21 @@ def _verb(method: str) -> str:
     return {"GET": "get", "POST": "create", "DELETE": "delete", "PATCH": "patch", "PUT": "update"}.get(method, method.lower())
 
 
-def _api_error(status: int, data: bytes, method: str, what: str, server: str) -> ApiError:
+def _read_body(resp: http.client.HTTPResponse, deadline: float) -> bytes:
+    """The whole body, or TimeoutError once ``deadline`` passes: the socket
+    timeout alone would let a server that trickles bytes hold us forever."""
+    chunks = []
+    while True:
+        chunk = resp.read1(65536)
+        if not chunk:
+            resp.close()  # read1 leaves a finished response open; the next request needs it closed
+            return b"".join(chunks)
+        chunks.append(chunk)
+        if time.monotonic() > deadline:
+            raise TimeoutError("response too slow")
+
+
+def _api_error(status: int, data: bytes, verb: str, what: str, server: str) -> ApiError:
     message = ""
     try:
         body = json.loads(data)
@@ -179,7 +212,6 @@ def _api_error(status: int, data: bytes, method: str, what: str, server: str) ->
             message = str(body.get("message") or "")
     except ValueError:
         pass
-    verb = _verb(method)
     if status == 401:
         return ApiError(f"cannot {verb} {what}: the API server at {server} rejected our credentials (401 Unauthorized); check the token or client certificate in the kubeconfig", ExitCode.API_DENIED, status)
     if status == 403:

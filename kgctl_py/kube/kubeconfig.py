@@ -110,7 +110,8 @@ def _read_file(path: str, base: str, what: str) -> bytes:
 def _data(body: dict[str, Any], key: str, base: str, what: str) -> bytes | None:
     if body.get(f"{key}-data"):
         try:
-            return base64.b64decode(body[f"{key}-data"])
+            # Strict like Go's decoder, which skips only line breaks: a lax one turns typos into garbage keys.
+            return base64.b64decode(str(body[f"{key}-data"]).replace("\r", "").replace("\n", ""), validate=True)
         except (ValueError, TypeError):
             raise CliError(f"failed to create Kubernetes config: {key}-data is not valid base64", ExitCode.USAGE) from None
     if body.get(key):

@@ -26,7 +26,9 @@ class _Graph:
         self.node_attrs: dict[str, dict[str, str]] = {}
         self.children: dict[str, set[str]] = {}
         self.subgraph_attrs: dict[str, dict[str, str]] = {}
-        self.edges: list[tuple[str, str, dict[str, str]]] = []
+        # Rendered lines: full granularity has O(nodes²) edges, and plain strings
+        # keep the garbage collector from walking them again and again.
+        self.edges: list[str] = []
         self._edge_pairs: set[tuple[str, str]] = set()
 
     def add_subgraph(self, name: str, attrs: dict[str, str]) -> None:
@@ -38,8 +40,9 @@ class _Graph:
         self.node_attrs.setdefault(name, {}).update(attrs)
         self.children.setdefault(parent, set()).add(name)
 
-    def add_edge(self, src: str, dst: str, attrs: dict[str, str]) -> None:
-        self.edges.append((src, dst, attrs))
+    def add_edge(self, src: str, dst: str, attr_text: str) -> None:
+        """``attr_text`` is ``_attr_list`` of the edge's attributes, rendered once by the caller."""
+        self.edges.append(f"\t{src}->{dst}[ {attr_text} ];\n")
         self._edge_pairs.add((src, dst))
 
     def has_edge(self, src: str, dst: str) -> bool:
@@ -51,8 +54,7 @@ class _Graph:
     def render(self) -> str:
         out = [f"digraph {self.name} {{\n"]
         out.extend(f"\t{k}={v};\n" for k, v in sorted(self.attrs.items()))
-        for src, dst, attrs in self.edges:
-            out.append(f"\t{src}->{dst}[ {_attr_list(attrs)} ];\n")
+        out.extend(self.edges)
         for name in sorted(self.subgraph_attrs):
             out.append(f"\tsubgraph {name} {{\n")
             out.extend(f"\t{k}={v};\n" for k, v in sorted(self.subgraph_attrs[name].items()))
@@ -92,6 +94,8 @@ def render_dot(t: Topology) -> str:
     g.attrs["outputorder"] = "nodesfirst"
     g.attrs["overlap"] = "false"
     shape = {"shape": "ellipse"}
+    both = _attr_list({"dir": "both"})
+    dashed = _attr_list({"dir": "both", "style": "dashed"})
 
     leaders = []
     for s in t.segments:
@@ -109,13 +113,13 @@ def render_dot(t: Topology) -> str:
         members = g.sorted_children(sub)
         for i, member in enumerate(members):
             if i != s.leader:
-                g.add_edge(members[s.leader], member, {"dir": "both"})
+                g.add_edge(members[s.leader], member, both)
         leaders.append(_quote(s.hostnames[s.leader]))
 
     for i, a in enumerate(leaders):
         for b in leaders[i + 1 :]:
             if not g.has_edge(a, b):
-                g.add_edge(a, b, {"dir": "both"})
+                g.add_edge(a, b, both)
 
     peers_sub = _quote("cluster_peers")
     g.add_subgraph(peers_sub, {"label": _quote("peers"), "style": '"dashed,rounded"'})
@@ -127,5 +131,5 @@ def render_dot(t: Topology) -> str:
     peer_nodes = g.sorted_children(peers_sub)
     for leader in leaders:
         for peer in peer_nodes:
-            g.add_edge(leader, peer, {"dir": "both", "style": "dashed"})
+            g.add_edge(leader, peer, dashed)
     return g.render()

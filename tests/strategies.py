@@ -1,0 +1,318 @@
+"""Hypothesis strategies for hostile Kilo inputs: Node and Peer objects as a
+broken or malicious cluster (or a hand-edited snapshot) might hand them to us.
+
+Every ``kilo.squat.ai/*`` annotation gets either a value Kilo accepts or
+garbage: invalid, IPv6 and huge CIDRs, keys of the wrong length, bad JSON in
+discovered-endpoints, negative or huge keepalives, unicode (and lone
+surrogate) names, missing or mistyped metadata and specs, duplicate names.
+Sane values are mixed in on purpose: a cluster with no ready node only ever
+reaches "did not find any valid Kilo nodes", and the topology code would go
+untested.
+
+Profiles (``HYPOTHESIS_PROFILE``): ``kgctl-ci`` (the default, 2,000 examples
+per test), ``kgctl-quick`` (200, for editing), ``kgctl-fuzz`` (long local runs,
+see tests/fuzz/).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from typing import Any
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+
+from kgctl_py.mesh import annotations as ann
+
+# The time every generated cluster is judged at; fresh nodes are seen just before it.
+NOW = 1_760_000_000
+
+_COMMON = dict(
+    deadline=None,
+    database=None,  # leave nothing behind in the work tree
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+)
+settings.register_profile("kgctl-ci", max_examples=2000, **_COMMON)
+settings.register_profile("kgctl-quick", max_examples=200, **_COMMON)
+settings.register_profile("kgctl-fuzz", max_examples=50_000, **_COMMON)
+
+
+def profile(properties: bool = False) -> settings:
+    """The settings the hostile tests run with (``HYPOTHESIS_PROFILE`` picks another).
+
+    The order properties run every case twice over, so in CI they get a
+    quarter of the examples; the strategies themselves get the full 2,000
+    in the never-crash tests.
+    """
+    base = settings.get_profile(os.environ.get("HYPOTHESIS_PROFILE", "kgctl-ci"))
+    if properties and base.max_examples <= 2000:
+        return settings(base, max_examples=max(100, base.max_examples // 4))
+    return base
+
+
+# --- small values ---------------------------------------------------------------
+
+GARBAGE_TEXT = [
+    "", " ", "-", "null", "{}", "[]", "0", "-1", "\x00", "\ud800", "é", "😀", "\n", "a" * 300,
+    "1e9", "0x10", "+5", "９", "NaN", "<nil>", '"', "\\", "%", "10.0.0.1%eth0",
+]
+
+KEYS_OK = [base64.b64encode(bytes([i]) * 32).decode() for i in range(1, 7)]
+ZERO = base64.b64encode(bytes(32)).decode()
+KEYS_BAD = [
+    ZERO,
+    base64.b64encode(b"x" * 31).decode(),
+    base64.b64encode(b"x" * 33).decode(),
+    base64.b64encode(b"x" * 64).decode(),
+    KEYS_OK[0][:-1],
+    KEYS_OK[0] + "=",
+    KEYS_OK[0].replace("=", ""),
+    KEYS_OK[0][:20] + "\n" + KEYS_OK[0][20:],  # Go's decoder skips newlines
+    "not base64 at all!",
+    base64.urlsafe_b64encode(b"\xfb" * 32).decode(),
+]
+
+
+def garbage() -> st.SearchStrategy[str]:
+    return st.one_of(st.sampled_from(GARBAGE_TEXT), st.text(max_size=12))
+
+
+def ipv4() -> st.SearchStrategy[str]:
+    return st.one_of(
+        st.sampled_from(["10.0.0.1", "10.1.2.3", "172.16.0.9", "192.168.1.1", "203.0.113.7", "198.51.100.9", "0.0.0.0", "255.255.255.255"]),
+        st.ip_addresses(v=4).map(str),
+    )
+
+
+def ipv6() -> st.SearchStrategy[str]:
+    return st.one_of(
+        st.sampled_from(["fd00::1", "fd01::1", "2001:db8::1", "::", "::1", "::ffff:198.51.100.3", "fe80::1"]),
+        st.ip_addresses(v=6).map(str),
+    )
+
+
+def ip() -> st.SearchStrategy[str]:
+    return st.one_of(ipv4(), ipv6())
+
+
+def cidr() -> st.SearchStrategy[str]:
+    """Valid, IPv6, huge (/0, /1) and broken CIDRs."""
+    v4 = st.tuples(ipv4(), st.integers(0, 32)).map(lambda t: f"{t[0]}/{t[1]}")
+    v6 = st.tuples(ipv6(), st.integers(0, 128)).map(lambda t: f"{t[0]}/{t[1]}")
+    broken = st.sampled_from(
+        ["10.0.0.0/33", "10.0.0.0/-1", "10.0.0.0/", "10.0.0.0", "/24", "10.0.0.0/0x18", "10.0.0.0/ 24", " 10.0.0.0/24",
+         "10.0.0.0/024", "::/129", "0.0.0.0/0", "::/0", "10.0.0.0/1000000000000", "fe80::1%eth0/64", "1.2.3.4/32/32"]
+    )
+    return st.one_of(v4, v6, broken, garbage())
+
+
+def endpoint() -> st.SearchStrategy[str]:
+    port = st.one_of(st.just(51820), st.integers(-5, 70000))
+    host = st.one_of(ipv4(), ipv6().map(lambda h: f"[{h}]"), ipv6(), st.sampled_from(["vpn.example.com", "Vpn.Example.com", "a..b", "x" * 260, "-bad"]))
+    return st.one_of(st.tuples(host, port).map(lambda t: f"{t[0]}:{t[1]}"), garbage())
+
+
+def key() -> st.SearchStrategy[str]:
+    return st.one_of(st.sampled_from(KEYS_OK), st.sampled_from(KEYS_BAD), garbage())
+
+
+def discovered_endpoints() -> st.SearchStrategy[str]:
+    entry = st.one_of(
+        st.none(),
+        st.fixed_dictionaries({"IP": ip(), "Port": st.integers(-1, 1 << 64), "Zone": st.just("")}),
+        st.fixed_dictionaries({"ip": st.one_of(ip(), st.integers(), st.none()), "port": st.one_of(st.integers(), st.text(max_size=3), st.floats())}),
+        st.dictionaries(st.text(max_size=5), st.one_of(st.integers(), st.text(max_size=5), st.none()), max_size=3),
+        st.integers(),
+        st.text(max_size=5),
+    )
+    table = st.dictionaries(st.one_of(st.sampled_from(KEYS_OK), st.text(max_size=5)), entry, max_size=4)
+    bad_json = st.sampled_from(["{", "null", "[]", "[1,2]", '"x"', "1", '{"a":', "{'a': 1}", "\ud800", '{"a": {"IP": 5}}'])
+    return st.one_of(table.map(lambda d: json.dumps(d, allow_nan=True)), bad_json, garbage())
+
+
+def keepalive_text() -> st.SearchStrategy[str]:
+    return st.one_of(
+        st.integers(-(1 << 70), 1 << 70).map(str),
+        st.sampled_from(["0", "10", "-10", "9223372036854775807", "-9223372036854775808", "9223372036854775808", "25s", "1e3"]),
+        garbage(),
+    )
+
+
+def last_seen() -> st.SearchStrategy[str]:
+    fresh = st.integers(NOW - 59, NOW + 5).map(str)
+    return st.one_of(fresh, fresh, st.integers(-(1 << 64), 1 << 64).map(str), garbage())
+
+
+def name() -> st.SearchStrategy[str]:
+    """Node and peer names: mostly plain, some unicode or odd (kubectl would refuse them; a snapshot need not)."""
+    return st.one_of(
+        st.sampled_from(["a", "b", "c", "node-1", "node-2", "laptop", "phone", "location:x", "node:a"]),
+        st.text(min_size=1, max_size=8),
+        st.sampled_from(['q"uote', "back\\slash", "new\nline", "ünï", "名前", "\ud800", "x" * 300]),
+    )
+
+
+def maybe(value: st.SearchStrategy[Any], p_missing: int = 3) -> st.SearchStrategy[Any]:
+    """``value``, or now and then a marker meaning "leave the key out"."""
+    return st.one_of(value, st.just(_MISSING)) if p_missing else value
+
+
+_MISSING = object()
+
+
+def _drop_missing(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if v is not _MISSING}
+
+
+def not_a_string() -> st.SearchStrategy[Any]:
+    return st.one_of(st.none(), st.integers(), st.booleans(), st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=2), st.integers(), max_size=2))
+
+
+# --- objects --------------------------------------------------------------------
+
+
+@st.composite
+def node_annotations(draw: st.DrawFn) -> dict[str, Any]:
+    values = {
+        ann.ENDPOINT: maybe(endpoint()),
+        ann.FORCE_ENDPOINT: maybe(endpoint(), 1),
+        ann.INTERNAL_IP: maybe(cidr()),
+        ann.FORCE_INTERNAL_IP: maybe(st.one_of(cidr(), st.sampled_from(["", "-"]))),
+        ann.KEY: maybe(key()),
+        ann.LAST_SEEN: maybe(last_seen()),
+        ann.LEADER: maybe(st.one_of(st.sampled_from(["", "true", "false"]), garbage())),
+        ann.LOCATION: maybe(st.one_of(st.sampled_from(["", "aws", "gcp", "名前", "loc with space"]), garbage())),
+        ann.PERSISTENT_KEEPALIVE: maybe(keepalive_text()),
+        ann.WIREGUARD_IP: maybe(st.one_of(st.sampled_from(["10.4.0.1/16", "10.4.0.1/30", "10.4.0.1/32", "10.10.0.1/24", "fd00::1/64", "::/0", "0.0.0.0/0"]), cidr())),
+        ann.DISCOVERED_ENDPOINTS: maybe(discovered_endpoints()),
+        ann.ALLOWED_LOCATION_IPS: maybe(st.lists(cidr(), max_size=4).map(",".join)),
+        ann.GRANULARITY: maybe(st.one_of(st.sampled_from(["location", "full", "auto", "Location", ""]), garbage())),
+        ann.CNI_COMPATIBILITY_IP: maybe(cidr()),
+        ann.K3S_NODE_ARGS: maybe(garbage()),
+    }
+    out = {k: draw(v) for k, v in values.items()}
+    # A value that is not a string at all (YAML turns `last-seen: 123` into an int).
+    for k in draw(st.lists(st.sampled_from(sorted(values)), max_size=2)):
+        out[k] = draw(not_a_string())
+    return _drop_missing(out)
+
+
+@st.composite
+def hostile_node(draw: st.DrawFn, names: st.SearchStrategy[str] | None = None) -> Any:
+    """A v1 Node as the API (or a snapshot) might give it, often broken."""
+    shape = draw(st.integers(0, 19))
+    if shape == 0:
+        return draw(st.one_of(st.none(), st.integers(), st.text(max_size=3), st.lists(st.integers(), max_size=2)))
+    node_name = draw(names if names is not None else name())
+    metadata: Any = _drop_missing({
+        "name": draw(st.one_of(st.just(node_name), st.just(node_name), st.just(node_name), not_a_string(), st.just(_MISSING))),
+        "annotations": draw(st.one_of(node_annotations(), node_annotations(), node_annotations(), not_a_string(), st.just(_MISSING))),
+        "labels": draw(st.one_of(
+            st.dictionaries(st.sampled_from(["topology.kubernetes.io/region", "topology.kubernetes.io/zone", "kubernetes.io/hostname"]),
+                            st.one_of(st.sampled_from(["eu", "us", ""]), garbage(), not_a_string()), max_size=3),
+            not_a_string(), st.just(_MISSING))),
+    })
+    if shape == 1:
+        metadata = draw(not_a_string())
+    spec: Any = _drop_missing({
+        "podCIDR": draw(st.one_of(cidr(), cidr(), not_a_string(), st.just(_MISSING))),
+        "podCIDRs": draw(st.one_of(st.lists(cidr(), max_size=2), st.just(_MISSING))),
+    })
+    if shape == 2:
+        spec = draw(not_a_string())
+    obj = _drop_missing({
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": metadata if shape != 3 else _MISSING,
+        "spec": spec if shape != 4 else _MISSING,
+    })
+    return obj
+
+
+@st.composite
+def peer_spec(draw: st.DrawFn) -> Any:
+    port = st.one_of(st.just(51820), st.integers(-5, 70000), st.integers(-(1 << 70), 1 << 70), not_a_string(), st.floats(allow_nan=False))
+    dns_or_ip = _drop_missing({
+        "ip": draw(st.one_of(ip(), garbage(), not_a_string(), st.just(_MISSING))),
+        "dns": draw(st.one_of(st.sampled_from(["vpn.example.com", "VPN.example.com", "a..b", "x" * 260]), garbage(), not_a_string(), st.just(_MISSING), st.just(_MISSING))),
+    })
+    endpoint_obj = st.one_of(
+        st.builds(lambda d, p: _drop_missing({"dnsOrIP": d, "port": p}), st.one_of(st.just(dns_or_ip), not_a_string(), st.just(_MISSING)), st.one_of(port, st.just(_MISSING))),
+        not_a_string(),
+    )
+    return _drop_missing({
+        "allowedIPs": draw(st.one_of(st.lists(cidr(), max_size=4), st.lists(st.one_of(cidr(), not_a_string()), max_size=3), not_a_string(), st.just(_MISSING))),
+        "endpoint": draw(st.one_of(endpoint_obj, st.just(_MISSING))),
+        "persistentKeepalive": draw(st.one_of(st.integers(-(1 << 70), 1 << 70), st.sampled_from([0, 10, -1, 2**63 - 1, 2**63, 2**64]), not_a_string(), st.floats(allow_nan=False), st.just(_MISSING))),
+        "presharedKey": draw(st.one_of(key(), not_a_string(), st.just(_MISSING))),
+        "publicKey": draw(st.one_of(st.sampled_from(KEYS_OK), key(), not_a_string(), st.just(_MISSING))),
+    })
+
+
+@st.composite
+def hostile_peer(draw: st.DrawFn, names: st.SearchStrategy[str] | None = None) -> Any:
+    """A kilo.squat.ai/v1alpha1 Peer, often broken."""
+    shape = draw(st.integers(0, 19))
+    if shape == 0:
+        return draw(st.one_of(st.none(), st.integers(), st.text(max_size=3)))
+    peer_name = draw(names if names is not None else name())
+    metadata: Any = {"name": peer_name} if shape != 1 else draw(st.one_of(not_a_string(), st.just({})))
+    spec: Any = draw(peer_spec()) if shape != 2 else draw(not_a_string())
+    return _drop_missing({
+        "apiVersion": "kilo.squat.ai/v1alpha1",
+        "kind": "Peer",
+        "metadata": metadata,
+        "spec": spec if shape != 3 else _MISSING,
+    })
+
+
+# --- sane objects, for clusters that are mostly right ------------------------------
+
+
+@st.composite
+def sane_node(draw: st.DrawFn, index: int | None = None) -> dict[str, Any]:
+    """A ready node; ``index`` picks its name, pod CIDR and key."""
+    i = draw(st.integers(0, 250)) if index is None else index
+    annotations = {
+        ann.ENDPOINT: f"{draw(st.sampled_from(['10.0.0', '203.0.113', '192.168.1']))}.{i % 250 + 1}:51820",
+        ann.INTERNAL_IP: f"10.1.{i % 250}.{i % 250 + 1}/16",
+        ann.KEY: KEYS_OK[i % len(KEYS_OK)],
+        ann.LAST_SEEN: str(NOW - draw(st.integers(0, 59))),
+        ann.LOCATION: draw(st.sampled_from(["aws", "gcp", "home"])),
+        ann.GRANULARITY: draw(st.sampled_from(["location", "full"])),
+        ann.WIREGUARD_IP: "10.4.0.1/16",
+        ann.PERSISTENT_KEEPALIVE: draw(st.sampled_from(["0", "10", "25"])),
+    }
+    if draw(st.booleans()):
+        annotations[ann.LEADER] = ""
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": f"node-{i}", "annotations": annotations},
+        "spec": {"podCIDR": f"10.42.{i % 250}.0/24"},
+    }
+
+
+@st.composite
+def sane_peer(draw: st.DrawFn, index: int | None = None) -> dict[str, Any]:
+    i = draw(st.integers(0, 250)) if index is None else index
+    spec: dict[str, Any] = {"allowedIPs": [f"10.5.{i % 250}.1/32"], "publicKey": KEYS_OK[i % len(KEYS_OK)]}
+    if draw(st.booleans()):
+        spec["endpoint"] = {"dnsOrIP": {"ip": f"198.51.100.{i % 250 + 1}"}, "port": 51820}
+    if draw(st.booleans()):
+        spec["persistentKeepalive"] = draw(st.sampled_from([0, 10, 25]))
+    return {"apiVersion": "kilo.squat.ai/v1alpha1", "kind": "Peer", "metadata": {"name": f"peer-{i}"}, "spec": spec}
+
+
+def node_lists(max_size: int = 6) -> st.SearchStrategy[list[Any]]:
+    """Hostile nodes, some sane ones among them, duplicate names likely (names come from a small pool)."""
+    pool = st.sampled_from(["a", "b", "c", "node-1", "peer-a"])
+    return st.lists(st.one_of(hostile_node(), hostile_node(pool), sane_node()), max_size=max_size)
+
+
+def peer_lists(max_size: int = 5) -> st.SearchStrategy[list[Any]]:
+    pool = st.sampled_from(["peer-a", "peer-b", "a", "node-1"])
+    return st.lists(st.one_of(hostile_peer(), hostile_peer(pool), sane_peer()), max_size=max_size)
