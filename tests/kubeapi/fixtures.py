@@ -20,11 +20,16 @@ _Loader.yaml_implicit_resolvers = {
 }
 
 
+def yaml_load(text: str | bytes) -> Any:
+    """YAML as the apiserver reads it: timestamps stay strings."""
+    return yaml.load(text, Loader=_Loader)
+
+
 def load_fixture(directory: str | os.PathLike[str]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """``(objects, meta)`` of a fixture directory; ``objects`` are the items of its ``v1 List``."""
     d = Path(directory)
     meta = json.loads((d / "meta.json").read_text(encoding="utf-8"))
-    doc = yaml.load((d / "cluster.yaml").read_text(encoding="utf-8"), Loader=_Loader) or {}
+    doc = yaml_load((d / "cluster.yaml").read_text(encoding="utf-8")) or {}
     if not isinstance(doc, dict):
         raise ValueError(f"{d / 'cluster.yaml'}: not a Kubernetes object")
     items = (doc.get("items") or []) if str(doc.get("kind", "List")).endswith("List") else [doc]

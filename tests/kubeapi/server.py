@@ -39,7 +39,7 @@ from .controllers import Controllers
 from .errors import StatusError, status, success_status
 from .execws import ExecHandler, serve_exec
 from .faults import Fault, FaultSet
-from .fixtures import load_fixture
+from .fixtures import load_fixture, yaml_load
 from .kubeconfig import kubeconfig, write_exec_plugin, write_kubeconfig
 from .patch import apply_patch
 from .pki import CertificateAuthority
@@ -598,7 +598,11 @@ class KubeAPIServer:
             rv, items = self.store.snapshot(rtype, info.namespace, at_rv=at_rv)
             items = [o for o in items if _obj_key(o) > start]
         elif q.get("resourceVersionMatch") == "Exact" and q.get("resourceVersion"):
-            rv, items = self.store.snapshot(rtype, info.namespace, at_rv=int(q["resourceVersion"]))
+            try:
+                exact = int(q["resourceVersion"])
+            except ValueError:
+                raise StatusError.bad_request(f"invalid resource version: {q['resourceVersion']!r}") from None
+            rv, items = self.store.snapshot(rtype, info.namespace, at_rv=exact)
         else:
             rv, items = self.store.snapshot(rtype, info.namespace)
         items = [o for o in items if match(o)]
@@ -652,7 +656,7 @@ class KubeAPIServer:
                 raise StatusError.bad_request(f"the request body could not be decoded: {exc}") from None
         try:
             if "yaml" in request.content_type:
-                return yaml.safe_load(raw)
+                return yaml_load(raw)
             return json.loads(raw)
         except (ValueError, yaml.YAMLError) as exc:
             raise StatusError.bad_request(f"the request body could not be decoded: {exc}") from None
@@ -687,6 +691,8 @@ class KubeAPIServer:
                 raise StatusError.not_found(rtype.group, rtype.plural, info.name)
             offset = self._offset()
             patched = apply_patch(request.content_type, copy.deepcopy(self._shift(cur, offset)), body)
+            if not isinstance(patched.get("metadata"), dict):
+                raise StatusError.invalid(rtype.kind, info.name, "metadata: Required value")
             if rtype is R.NODES:
                 patched = self._shift({**patched, "kind": "Node"}, -offset)
             try:
@@ -708,7 +714,10 @@ class KubeAPIServer:
         if propagation is None and opts.get("orphanDependents") is True:
             propagation = "Orphan"
         grace_raw = q.get("gracePeriodSeconds") or opts.get("gracePeriodSeconds")
-        grace = int(grace_raw) if grace_raw is not None else None
+        try:
+            grace = int(grace_raw) if grace_raw is not None else None
+        except (TypeError, ValueError):
+            raise StatusError.bad_request(f"invalid gracePeriodSeconds {grace_raw!r}") from None
         return propagation, grace, opts.get("preconditions")
 
     async def _delete(self, request: web.Request, info: RequestInfo, rtype: ResourceType, fault: Fault | None) -> web.StreamResponse:
@@ -725,7 +734,7 @@ class KubeAPIServer:
     async def _delete_collection(self, request: web.Request, info: RequestInfo, rtype: ResourceType, fault: Fault | None) -> web.StreamResponse:
         propagation, grace, _ = await self._delete_options(request)
         match = parse_selectors(request.query.get("labelSelector"), request.query.get("fieldSelector"))
-        rv, items = self.store.snapshot(rtype, info.namespace)
+        _, items = self.store.snapshot(rtype, info.namespace)
         deleted = []
         for o in items:
             if not match(o):
