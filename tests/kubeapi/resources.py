@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 KILO_GROUP = "kilo.squat.ai"
@@ -15,6 +15,8 @@ ALL_VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "up
 
 @dataclass(frozen=True)
 class ResourceType:
+    """One served resource (``group/version/plural``) and how the API treats it."""
+
     group: str
     version: str
     plural: str
@@ -28,8 +30,7 @@ class ResourceType:
     # DELETE answers with the object (pods, namespaces, custom resources) rather than a Status.
     delete_returns_object: bool = False
     subresources: tuple[str, ...] = ()
-    served: bool = True  # False: only reachable as a store kind, not listed in discovery
-    categories: tuple[str, ...] = field(default=())
+    categories: tuple[str, ...] = ()
 
     @property
     def api_version(self) -> str:
