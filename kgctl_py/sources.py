@@ -104,6 +104,25 @@ def _parse_snapshot_text(text: str, name: str) -> Any:
         raise CliError(f"cannot read snapshot {name}: invalid YAML{where}: {problem}", ExitCode.USAGE) from None
 
 
+# A 5000-node dump is about 15 MiB; this only stops /dev/zero and the like.
+MAX_SNAPSHOT_BYTES = 512 << 20
+
+
+def _read_bounded(f: Any, name: str) -> bytes:
+    """The file's bytes, giving up early on binary data or an endless stream."""
+    chunks, size = [], 0
+    while True:
+        chunk = f.read(1 << 20)
+        if not chunk:
+            return b"".join(chunks)
+        if b"\x00" in chunk:
+            raise CliError(f"cannot read snapshot {name}: it is a binary file, not YAML or JSON", ExitCode.USAGE)
+        size += len(chunk)
+        if size > MAX_SNAPSHOT_BYTES:
+            raise CliError(f"cannot read snapshot {name}: it is larger than {MAX_SNAPSHOT_BYTES >> 20} MiB", ExitCode.USAGE)
+        chunks.append(chunk)
+
+
 def read_snapshot(path: str, now: int | None = None) -> ClusterObjects:
     """Read a ``kubectl get nodes,peers -o yaml|json`` dump (``-`` is stdin).
 
@@ -114,14 +133,12 @@ def read_snapshot(path: str, now: int | None = None) -> ClusterObjects:
     name = "<stdin>" if path == "-" else path
     try:
         if path == "-":
-            raw = sys.stdin.buffer.read()
+            raw = _read_bounded(sys.stdin.buffer, name)
         else:
             with open(path, "rb") as f:
-                raw = f.read()
+                raw = _read_bounded(f, name)
     except OSError as err:
         raise CliError(f"cannot read snapshot {name}: {err.strerror}", ExitCode.USAGE) from None
-    if b"\x00" in raw:
-        raise CliError(f"cannot read snapshot {name}: it is a binary file, not YAML or JSON", ExitCode.USAGE)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:

@@ -97,3 +97,19 @@ def test_objects_of_the_wrong_shape_are_skipped(tmp_path):
     # The one Node has no name or annotations: not ready, so kgctl's own error.
     assert err == "failed to determine granularity: mesh granularity auto is not supported\n"
     assert rc == 1 and out == ""
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom"])
+def test_endless_binary_devices(device):
+    rc, out, err = run_cli("--snapshot", device, "graph")
+    assert err == f"cannot read snapshot {device}: it is a binary file, not YAML or JSON\n"
+    assert rc == 2 and out == ""
+
+
+def test_endless_text_stream_is_cut_off():
+    """`yes | kgctl-py --snapshot - graph` must end, not eat all memory."""
+    proc = subprocess.run(
+        f"yes | {sys.executable} -m kgctl_py --snapshot - graph", shell=True, capture_output=True, timeout=120
+    )
+    assert proc.stderr.decode() == "cannot read snapshot <stdin>: it is larger than 512 MiB\n"
+    assert proc.returncode == 2

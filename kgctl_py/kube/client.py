@@ -69,12 +69,16 @@ class Client:
             raise CliError(f"invalid --request-timeout {timeout:g}: give a number of seconds greater than 0", ExitCode.USAGE)
         self.auth = auth
         self.timeout = timeout
-        url = urllib.parse.urlsplit(auth.server)
-        if url.scheme not in ("http", "https") or not url.hostname:
+        try:
+            url = urllib.parse.urlsplit(auth.server)
+            port = url.port
+        except ValueError:  # a bad IPv6 literal or port
+            url, port = None, None
+        if url is None or url.scheme not in ("http", "https") or not url.hostname:
             raise CliError(f"failed to create Kubernetes config: invalid server URL {auth.server!r}", ExitCode.USAGE)
         self.scheme = url.scheme
         self.host = url.hostname
-        self.port = url.port or (443 if url.scheme == "https" else 80)
+        self.port = port or (443 if url.scheme == "https" else 80)
         self.prefix = url.path.rstrip("/")
         self._ctx = _ssl_context(auth) if url.scheme == "https" else None
         self._conn: http.client.HTTPConnection | None = None

@@ -10,7 +10,9 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import subprocess
+import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,7 +89,10 @@ def _merge(paths: list[str]) -> tuple[dict[str, Any], list[str]]:
         used.append(path)
         base = os.path.dirname(os.path.abspath(path))
         for section, inner in (("clusters", "cluster"), ("users", "user"), ("contexts", "context")):
-            for entry in data.get(section) or []:
+            entries = data.get(section) or []
+            if not isinstance(entries, list):
+                raise CliError(f"failed to create Kubernetes config: kubeconfig {path}: {section} is not a list", ExitCode.USAGE)
+            for entry in entries:
                 if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
                     continue
                 body = entry.get(inner) or {}
@@ -125,9 +130,12 @@ def _run_exec_plugin(spec: dict[str, Any], base: str) -> dict[str, Any]:
         raise CliError("failed to create Kubernetes config: exec plugin has no command", ExitCode.USAGE)
     if "/" in command and not os.path.isabs(command):
         command = os.path.join(base, command)
-    args = [str(a) for a in spec.get("args") or []]
+    args, env_list = spec.get("args") or [], spec.get("env") or []
+    if not isinstance(args, list) or not isinstance(env_list, list):
+        raise CliError("failed to create Kubernetes config: exec plugin args and env must be lists", ExitCode.USAGE)
+    args = [str(a) for a in args]
     env = dict(os.environ)
-    for item in spec.get("env") or []:
+    for item in env_list:
         if isinstance(item, dict) and "name" in item:
             env[str(item["name"])] = str(item.get("value", ""))
     api_version = spec.get("apiVersion") or "client.authentication.k8s.io/v1"
@@ -164,7 +172,8 @@ def resolve(kubeconfig: str | None, context: str | None = None) -> ClusterAuth:
     if name not in merged["contexts"]:
         raise CliError(f'failed to create Kubernetes config: context "{name}" does not exist', ExitCode.USAGE)
     ctx, _ = merged["contexts"][name]
-    cluster_name, user_name = ctx.get("cluster"), ctx.get("user")
+    # Names of the wrong type name nothing (and must not reach a dict lookup).
+    cluster_name, user_name = (v if isinstance(v, str) else "" for v in (ctx.get("cluster"), ctx.get("user")))
     if cluster_name not in merged["clusters"]:
         raise CliError(f'failed to create Kubernetes config: cluster "{cluster_name}" of context "{name}" does not exist', ExitCode.USAGE)
     cluster, cbase = merged["clusters"][cluster_name]
@@ -172,7 +181,7 @@ def resolve(kubeconfig: str | None, context: str | None = None) -> ClusterAuth:
     if not isinstance(server, str) or not server:
         raise CliError(f'failed to create Kubernetes config: cluster "{cluster_name}" has no server', ExitCode.USAGE)
     auth = ClusterAuth(
-        server=server.rstrip("/"),
+        server=_without_userinfo(server).rstrip("/"),
         ca_data=_data(cluster, "certificate-authority", cbase, "certificate authority"),
         insecure=bool(cluster.get("insecure-skip-tls-verify")),
         tls_server_name=cluster.get("tls-server-name") or None,
@@ -198,6 +207,17 @@ def resolve(kubeconfig: str | None, context: str | None = None) -> ClusterAuth:
     elif isinstance(user.get("auth-provider"), dict):
         auth.token = _auth_provider_token(kubeconfig, name)
     return auth
+
+
+def _without_userinfo(server: str) -> str:
+    """The server URL without ``user:password@``: it is never ours to print."""
+    try:
+        url = urllib.parse.urlsplit(server)
+    except ValueError:  # the client reports the bad URL; without the credentials
+        return re.sub(r"//[^/]*@", "//", server)
+    if "@" not in url.netloc:
+        return server
+    return urllib.parse.urlunsplit(url._replace(netloc=url.netloc.rsplit("@", 1)[1]))
 
 
 def _auth_provider_token(kubeconfig: str | None, context: str) -> str | None:
