@@ -23,6 +23,7 @@ from kgctl_py.mesh.endpoint import parse_endpoint
 from kgctl_py.mesh.ipnet import parse_network
 from kgctl_py.mesh.key import parse_key
 from kgctl_py.mesh.model import Granularity
+from kgctl_py.sources import replace_lone_surrogates
 
 GRANULARITIES = (Granularity.LOCATION, Granularity.FULL, Granularity.AUTO)
 EXTRA = [parse_network("10.43.0.0/16"), parse_network("fd00:43::/64")]
@@ -87,6 +88,9 @@ def _expect_error(err: KgctlError) -> None:
 
 def exercise(node_objs: list[Any], peer_objs: list[Any], port: int = 51820) -> dict[tuple[str, ...], str]:
     """Everything kgctl can print for this cluster, keyed by command; asserts Kilo's rules on the way."""
+    # What the snapshot reader and the API client hand the core: lone surrogates
+    # (from \ud800 escapes) already replaced, as Go's decoder does.
+    node_objs, peer_objs = (replace_lone_surrogates(objs, b"\\ud800") for objs in (node_objs, peer_objs))
     cluster = Cluster.from_objects(node_objs, peer_objs)
     ready_nodes = {n.name for n in cluster.nodes if n.ready(hs.NOW)}
     ready_peers = {p.name for p in cluster.peers if p.ready()}

@@ -14,8 +14,11 @@ directory is given.
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -32,15 +35,13 @@ CASES = Path(__file__).resolve().parents[3] / "shared" / "compat" / "cases"
 if not CASES.exists():
     CASES = Path("/work/shared/compat/cases")
 NOW = 1_760_000_000
-_FD, _PATH = tempfile.mkstemp(prefix="kgctl-fuzz-", suffix=".yaml")
-os.close(_FD)
 
 
 def one_input(data: bytes) -> None:
-    with open(_PATH, "wb") as f:
-        f.write(data)
+    # Fed as stdin (--snapshot -): no file to write or leave behind.
+    sys.stdin = io.TextIOWrapper(io.BytesIO(data))
     try:
-        objects = sources.read_snapshot(_PATH, NOW)
+        objects = sources.read_snapshot("-", NOW)
     except CliError:
         return
     cluster = Cluster.from_objects(objects.nodes, objects.peers)
@@ -59,35 +60,45 @@ def one_input(data: bytes) -> None:
             (out.stdout + out.stderr).encode("utf-8")  # the CLI must be able to print it
 
 
-def seed_corpus() -> str:
-    corpus = tempfile.mkdtemp(prefix="kgctl-fuzz-corpus-")
+def seed_corpus(corpus: str) -> None:
     import yaml
 
     for case in sorted(CASES.glob("*/cluster.yaml")):
         text = case.read_bytes()
         Path(corpus, case.parent.name + ".yaml").write_bytes(text)
-        doc = yaml.safe_load(text)
-        Path(corpus, case.parent.name + ".json").write_text(json.dumps(doc))
-    return corpus
+        Path(corpus, case.parent.name + ".json").write_text(json.dumps(yaml.safe_load(text)))
 
 
-def main() -> None:
-    argv = list(sys.argv)
-    if not any(a.startswith("-artifact_prefix=") for a in argv):
-        # Crashes and slow units go here, not into the work tree.
+def main() -> int:
+    args = sys.argv[1:]
+    if os.environ.get("KGCTL_FUZZ_CHILD"):
+        atheris.Setup([sys.argv[0], *args], one_input)
+        atheris.Fuzz()  # ends the process itself
+        return 0
+    # libFuzzer exits without running Python's clean-up, so the fuzzing runs
+    # in a child and this parent removes what it made.
+    made = []
+    if not any(a.startswith("-artifact_prefix=") for a in args):
         out = tempfile.mkdtemp(prefix="kgctl-fuzz-artifacts-")
-        argv.insert(1, f"-artifact_prefix={out}/")
-        print(f"fuzz_snapshot: artifacts in {out}", file=sys.stderr)
-    if not any(a.startswith("-max_len=") for a in argv):
-        argv.insert(1, "-max_len=16384")
-    if not any(not a.startswith("-") for a in argv[1:]):
-        argv.append(seed_corpus())
+        args.insert(0, f"-artifact_prefix={out}/")
+        made.append(out)
+    if not any(a.startswith("-max_len=") for a in args):
+        args.insert(0, "-max_len=16384")
+    if not any(not a.startswith("-") for a in args):
+        corpus = tempfile.mkdtemp(prefix="kgctl-fuzz-corpus-")
+        seed_corpus(corpus)
+        args.append(corpus)
+        made.append(corpus)
     try:
-        atheris.Setup(argv, one_input)
-        atheris.Fuzz()
+        code = subprocess.run([sys.executable, __file__, *args], env={**os.environ, "KGCTL_FUZZ_CHILD": "1"}, check=False).returncode
     finally:
-        os.unlink(_PATH)
+        for d in made:
+            if "artifacts" in d and os.path.isdir(d) and os.listdir(d):
+                print(f"fuzz_snapshot: findings kept in {d}", file=sys.stderr)
+            else:
+                shutil.rmtree(d, ignore_errors=True)
+    return code
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
