@@ -110,7 +110,8 @@ MAX_SNAPSHOT_BYTES = 512 << 20
 
 def _read_bounded(f: Any, name: str) -> bytes:
     """The file's bytes, giving up early on binary data or an endless stream."""
-    chunks, size = [], 0
+    chunks: list[bytes] = []
+    size = 0
     while True:
         chunk = f.read(1 << 20)
         if not chunk:
@@ -150,14 +151,14 @@ def read_snapshot(path: str, now: int | None = None) -> ClusterObjects:
         got = {list: "a list", str: "a string", int: "a number", float: "a number", bool: "a boolean", type(None): "an empty document"}.get(type(doc), "something else")
         raise CliError(f"cannot read snapshot {name}: expected a Kubernetes List object, got {got}", ExitCode.USAGE)
     kind = doc.get("kind")
+    items: list[Any]
     if kind in ("Node", "Peer"):
         items = [doc]
     elif isinstance(kind, str) and kind.endswith("List"):
-        items = doc.get("items")
-        if items is None:
-            items = []
-        if not isinstance(items, list):
+        raw_items = doc.get("items")
+        if raw_items is not None and not isinstance(raw_items, list):
             raise CliError(f"cannot read snapshot {name}: items is not a list", ExitCode.USAGE)
+        items = raw_items or []
     else:
         raise CliError(f"cannot read snapshot {name}: expected kind List (kubectl get nodes,peers -o yaml), got kind {kind!r}", ExitCode.USAGE)
     nodes, peers, pods = [], [], []
@@ -171,12 +172,16 @@ def read_snapshot(path: str, now: int | None = None) -> ClusterObjects:
             peers.append(item)
         elif item_kind == "Pod":
             pods.append(item)
-    meta = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
-    notes = meta.get("annotations") if isinstance(meta.get("annotations"), dict) else {}
+    meta = _as_dict(doc.get("metadata"))
+    notes = _as_dict(meta.get("annotations"))
     crd_present = str(notes.get(CRD_PRESENT, "true")).lower() != "false"
     if now is None:
         now = _snapshot_time(notes, nodes)
     return ClusterObjects(nodes, peers, pods, crd_present, now, name)
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _snapshot_time(notes: dict[str, Any], nodes: list[dict[str, Any]]) -> int:
@@ -185,8 +190,7 @@ def _snapshot_time(notes: dict[str, Any], nodes: list[dict[str, Any]]) -> int:
         return captured
     seen = []
     for node in nodes:
-        meta = node.get("metadata") if isinstance(node.get("metadata"), dict) else {}
-        value = (meta.get("annotations") or {}).get(ann.LAST_SEEN) if isinstance(meta.get("annotations"), dict) else None
+        value = _as_dict(_as_dict(node.get("metadata")).get("annotations")).get(ann.LAST_SEEN)
         parsed = parse_go_int64(value) if isinstance(value, str) else None
         if parsed is not None:
             seen.append(parsed)

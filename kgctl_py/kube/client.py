@@ -197,7 +197,7 @@ def _verb(method: str) -> str:
 def _read_body(resp: http.client.HTTPResponse, deadline: float) -> bytes:
     """The whole body, or TimeoutError once ``deadline`` passes: the socket
     timeout alone would let a server that trickles bytes hold us forever."""
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         chunk = resp.read1(65536)
         if not chunk:
