@@ -53,3 +53,31 @@ def test_missing_graphviz_is_one_clear_line(tmp_path: pathlib.Path) -> None:
 def test_bad_format_and_layout_are_usage_errors() -> None:
     assert _run("graph", "-o", "jpeg").returncode == 2
     assert _run("graph", "-o", "svg", "--layout", "spring").returncode == 2
+
+
+def test_sigterm_during_a_stalled_request_is_one_line_and_130(tmp_path: pathlib.Path) -> None:
+    import signal
+    import socket
+    import time
+
+    # A server that accepts and never answers.
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+        f"clusters: [{{name: c, cluster: {{server: 'http://127.0.0.1:{listener.getsockname()[1]}'}}}}]\n"
+        "users: [{name: c, user: {}}]\ncontexts: [{name: c, context: {cluster: c, user: c}}]\n"
+    )
+    proc = subprocess.Popen([*KGCTL_PY, "--kubeconfig", str(kubeconfig), "graph"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        conn, _ = listener.accept()
+        time.sleep(0.2)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+        listener.close()
+    assert proc.returncode == 130
+    assert err.decode().strip() == "kgctl-py: interrupted" and out == b""

@@ -7,6 +7,7 @@ persistent flags, so every command carries them (``global_options``).
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -105,6 +106,10 @@ def main(argv: list[str] | None = None, prog_name: str = "kgctl-py") -> None:
     """Entry point: every failure ends as one line on stderr and an exit code."""
     from kgctl_py.cli import commands  # noqa: F401  (registers the commands)
 
+    # SIGTERM ends a run like Ctrl-C: one line and exit 130, never a traceback.
+    # doctor and connect install their own handlers to clean up first.
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _interrupt)
     try:
         code = cli.main(args=argv, prog_name=prog_name, standalone_mode=False)
     except click.ClickException as err:
@@ -132,6 +137,10 @@ def main(argv: list[str] | None = None, prog_name: str = "kgctl-py") -> None:
         os.dup2(devnull, sys.stdout.fileno())
         code = ExitCode.OK
     sys.exit(int(code or 0))
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _stdout_closed() -> bool:
