@@ -72,40 +72,70 @@ class Fault:
 
 
 FAULTS = [
-    Fault("ip-forward-member", lambda lab: lab.fault_ip_forward("bd2"), frozenset({"bd2"}),
-          {"node.ip-forward": ("fail", {"bd2.k3s"}), "pod.ping": ("fail", set())},
-          cut=pairs_with("bd2")),
-    Fault("ip-forward-leader", lambda lab: lab.fault_ip_forward("bd1"), frozenset({"bd1"}),
-          {"node.ip-forward": ("fail", {"bd1.k3s"}), "pod.ping": ("fail", set())},
-          # bd1 forwards for its own pod and, as baidu's leader, for bd2's.
-          cut=pairs_with("bd1", "bd2")),
-    Fault("drop-wireguard", lambda lab: lab.fault_drop_wireguard("hw1"), frozenset({"hw1"}),
-          {"pod.ping": ("fail", set())},
-          cut=pairs_with("hw1"),
-          allow={"wireguard.handshake": "hw1 receives no handshakes; older than 3 min they fail"}),
-    Fault("force-endpoint", lambda lab: lab.fault_force_endpoint("hw1", "198.51.100.99:51820"), frozenset({"hw1"}),
-          {"k3s.node-external-ip": ("fail", {"hw1.k3s"})},
-          allow={"pod.ping": "other leaders aim at 198.51.100.99 until hw1 sends and WireGuard roams back",
-                 "wireguard.handshake": "handshakes to hw1 go to the wrong address until it roams back"},
-          resync=True),
-    Fault("stale-last-seen", lambda lab: lab.fault_stale_last_seen("hw1", age=3600), frozenset({"hw1"}),
-          {"kilo.last-seen": ("fail", {"hw1.k3s"}), "pod.ping": ("fail", set())},
-          cut=pairs_with("hw1"), resync=True),
-    Fault("cert-without-public-ip", lambda lab: lab.fault_cert_without_public_ip(), frozenset({"ty1"}),
-          {"api.tls-san": ("fail", {"ty1.k3s"})}),
-    Fault("node-args-without-metrics", lambda lab: lab.fault_node_args_without_metrics("tx1"), frozenset({"tx1"}),
-          {"k3s.metrics-bind-address": ("warn", {"tx1.k3s"})}, exit=0),
-    Fault("remove-peer", lambda lab: lab.fault_remove_peer("ty1", "ali1"), frozenset({"ty1", "ali1"}),
-          {"wireguard.drift": ("fail", {"ty1.k3s"}), "wireguard.handshake": ("fail", {"ty1.k3s"}),
-           "pod.ping": ("fail", set())},
-          cut=pairs_between("ty1", "ali1"),
-          allow={"wireguard.handshake": "ali1's handshakes with ty1 go unanswered; older than 3 min they fail"}),
+    Fault(
+        "ip-forward-member",
+        lambda lab: lab.fault_ip_forward("bd2"),
+        frozenset({"bd2"}),
+        {"node.ip-forward": ("fail", {"bd2.k3s"}), "pod.ping": ("fail", set())},
+        cut=pairs_with("bd2"),
+    ),
+    Fault(
+        "ip-forward-leader",
+        lambda lab: lab.fault_ip_forward("bd1"),
+        frozenset({"bd1"}),
+        {"node.ip-forward": ("fail", {"bd1.k3s"}), "pod.ping": ("fail", set())},
+        # bd1 forwards for its own pod and, as baidu's leader, for bd2's.
+        cut=pairs_with("bd1", "bd2"),
+    ),
+    Fault(
+        "drop-wireguard",
+        lambda lab: lab.fault_drop_wireguard("hw1"),
+        frozenset({"hw1"}),
+        {"pod.ping": ("fail", set())},
+        cut=pairs_with("hw1"),
+        allow={"wireguard.handshake": "hw1 receives no handshakes; older than 3 min they fail"},
+    ),
+    Fault(
+        "force-endpoint",
+        lambda lab: lab.fault_force_endpoint("hw1", "198.51.100.99:51820"),
+        frozenset({"hw1"}),
+        {"k3s.node-external-ip": ("fail", {"hw1.k3s"})},
+        allow={
+            "pod.ping": "other leaders aim at 198.51.100.99 until hw1 sends and WireGuard roams back",
+            "wireguard.handshake": "handshakes to hw1 go to the wrong address until it roams back",
+        },
+        resync=True,
+    ),
+    Fault(
+        "stale-last-seen",
+        lambda lab: lab.fault_stale_last_seen("hw1", age=3600),
+        frozenset({"hw1"}),
+        {"kilo.last-seen": ("fail", {"hw1.k3s"}), "pod.ping": ("fail", set())},
+        cut=pairs_with("hw1"),
+        resync=True,
+    ),
+    Fault("cert-without-public-ip", lambda lab: lab.fault_cert_without_public_ip(), frozenset({"ty1"}), {"api.tls-san": ("fail", {"ty1.k3s"})}),
+    Fault(
+        "node-args-without-metrics",
+        lambda lab: lab.fault_node_args_without_metrics("tx1"),
+        frozenset({"tx1"}),
+        {"k3s.metrics-bind-address": ("warn", {"tx1.k3s"})},
+        exit=0,
+    ),
+    Fault(
+        "remove-peer",
+        lambda lab: lab.fault_remove_peer("ty1", "ali1"),
+        frozenset({"ty1", "ali1"}),
+        {"wireguard.drift": ("fail", {"ty1.k3s"}), "wireguard.handshake": ("fail", {"ty1.k3s"}), "pod.ping": ("fail", set())},
+        cut=pairs_between("ty1", "ali1"),
+        allow={"wireguard.handshake": "ali1's handshakes with ty1 go unanswered; older than 3 min they fail"},
+    ),
 ]
 
 XFAIL = {
     "ip-forward-leader": "doctor bug: pod.ping also names healthy follower bd2.k3s as a culprit "
-                         "('every pair with bd2.k3s fails: check bd2.k3s's Kilo pod, net.ipv4.ip_forward...'), "
-                         "though bd1's leader culprit already explains bd2's pairs",
+    "('every pair with bd2.k3s fails: check bd2.k3s's Kilo pod, net.ipv4.ip_forward...'), "
+    "though bd1's leader culprit already explains bd2's pairs",
 }
 
 
@@ -169,8 +199,7 @@ def test_healthy_lab_passes_every_check(clean_lab: Lab) -> None:
 
 @pytest.mark.parametrize(
     "fault",
-    [pytest.param(f, id=f.name, marks=[pytest.mark.xfail(strict=True, reason=XFAIL[f.name])] if f.name in XFAIL else [])
-     for f in FAULTS],
+    [pytest.param(f, id=f.name, marks=[pytest.mark.xfail(strict=True, reason=XFAIL[f.name])] if f.name in XFAIL else []) for f in FAULTS],
 )
 def test_each_fault_alone(clean_lab: Lab, fault: Fault) -> None:
     lab = clean_lab
