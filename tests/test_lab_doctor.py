@@ -157,7 +157,10 @@ def settle_pod_bridges(lab: Lab) -> None:
 
 def doctor(lab: Lab) -> tuple[int, dict[str, Any]]:
     settle_pod_bridges(lab)
-    proc = lab.kgctl("doctor", "-o", "json", operator=True, check=False, timeout=DOCTOR_TIMEOUT)
+    try:
+        proc = lab.kgctl("doctor", "-o", "json", operator=True, check=False, timeout=DOCTOR_TIMEOUT)
+    finally:
+        settle_pod_bridges(lab)  # the next pods on these IPs (ours or another module's) start clean
     assert proc.returncode in (0, 1), proc.stderr.decode()
     report = json.loads(proc.stdout)
     assert report["kind"] == "DoctorReport"
