@@ -1,8 +1,9 @@
 """Long-running Hypothesis fuzzing of the core, for local use (not CI).
 
 Runs the hostile-input properties of tests/test_hostile_core.py again and
-again with the ``kgctl-fuzz`` profile (50,000 examples a round, a fresh
-random seed each round) until the time is up; stops at the first failure
+again with the ``kgctl-fuzz`` profile (5,000 examples a property, a fresh
+random seed each time) until the time is up (the property running at
+the deadline is finished first); stops at the first failure
 and prints Hypothesis's minimal example and reproduce blob.
 
     python3 tests/fuzz/fuzz_hypothesis.py --minutes 30
