@@ -61,6 +61,13 @@ def test_culprit_leader_breaks_its_location():
     assert len(found) == 1 and found[0].startswith("every pair with b1 fails (8 pairs), and b1 leads location baidu")
 
 
+def test_culprit_broken_leader_is_not_blamed_on_its_members():
+    # ip_forward=0 on b1: b2 reaches everything through b1, so all b2's pairs fail too.
+    res = _matrix(NODES, lambda a, b: bool({"b1", "b2"} & {a, b}))
+    found = culprits(NODES, res, PLACES, 51820)
+    assert len(found) == 1 and found[0].startswith("every pair with b1 fails (8 pairs), and b1 leads location baidu")
+
+
 def test_culprit_tunnel_between_two_locations():
     res = _matrix(NODES, lambda a, b: {PLACES[a].location, PLACES[b].location} == {"aws", "gcp"})
     found = culprits(NODES, res, PLACES, 51820)

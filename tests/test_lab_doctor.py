@@ -11,17 +11,17 @@ failing finding, and every failing ping pair, must involve one of them.
 | fault | must fail (subject) | may also fail, and why |
 | --- | --- | --- |
 | 1 ip_forward=0 on bd2 (member) | node.ip-forward (bd2), pod.ping (pairs with bd2) | - |
-| 1 ip_forward=0 on bd1 (leader of bd2) | node.ip-forward (bd1), pod.ping (pairs with bd1 or bd2) | - (xfail: doctor blames bd2 too) |
+| 1 ip_forward=0 on bd1 (leader of bd2) | node.ip-forward (bd1), pod.ping (pairs with bd1 or bd2, blamed on bd1 alone) | - |
 | 2 UDP 51820 dropped on hw1 | pod.ping (pairs with hw1: huaweicloud is cut off) | wireguard.handshake: hw1's handshakes age past 3 min |
 | 3 wrong force-endpoint on hw1 | k3s.node-external-ip (hw1) | pod.ping, wireguard.handshake: other leaders aim at the wrong address until hw1 sends and they roam |
 | 4 stale last-seen on hw1 | kilo.last-seen (hw1), pod.ping (pairs with hw1: dropped from the mesh) | - |
 | 5 certificate without ty1's public IP | api.tls-san (ty1) | - |
-| 6 node-args of tx1 without metrics-bind-address | nothing: k3s.metrics-bind-address warns (tx1), exit 0 | - |
+| 6 node-args of tx1 without metrics-bind-address | k3s.metrics-bind-address (tx1) | - |
 | 7 ty1's peer ali1 removed by hand | wireguard.drift (ty1), wireguard.handshake (ty1), pod.ping (ty1 <-> ali1) | wireguard.handshake on ali1: ty1 ignores its handshakes, so they age past 3 min |
 
 Faults 3 and 4 change only the API, so the test calls `lab.resync()` (what
-Kilo's agents would do). Fault 6 has no network effect, and doctor's check is
-a warning by design (docs/checks/k3s.metrics-bind-address.md).
+Kilo's agents would do). Fault 6 has no network effect; doctor fails it as a
+departure from the runbook (docs/checks/k3s.metrics-bind-address.md).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from lab import Lab, netns
+from lab import Lab
 
 from kgctl_py.doctor.registry import CHECKS
 
@@ -119,8 +119,7 @@ FAULTS = [
         "node-args-without-metrics",
         lambda lab: lab.fault_node_args_without_metrics("tx1"),
         frozenset({"tx1"}),
-        {"k3s.metrics-bind-address": ("warn", {"tx1.k3s"})},
-        exit=0,
+        {"k3s.metrics-bind-address": ("fail", {"tx1.k3s"})},
     ),
     Fault(
         "remove-peer",
@@ -132,35 +131,11 @@ FAULTS = [
     ),
 ]
 
-XFAIL = {
-    "ip-forward-leader": "doctor bug: pod.ping also names healthy follower bd2.k3s as a culprit "
-    "('every pair with bd2.k3s fails: check bd2.k3s's Kilo pod, net.ipv4.ip_forward...'), "
-    "though bd1's leader culprit already explains bd2's pairs",
-}
-
-
-def settle_pod_bridges(lab: Lab) -> None:
-    """Keep each cni0's MAC fixed and forget departed pods' neighbours.
-
-    Works around the lab, not doctor: doctor's ping pods reuse the previous
-    run's pod IPs with new MACs, and a node's stale neighbour entry for such an
-    IP blackholes pings to the new pod for longer than doctor's 3 pings; and
-    cni0 (a bridge) takes its lowest port's MAC, so pod ports coming and going
-    change it under the pods' ARP caches. Real CNI avoids both (bridge plugin:
-    fixed bridge MAC, pod MAC derived from its IP).
-    """
-    for node in lab.nodes.values():
-        link = json.loads(netns.ip(node.ns, "-j", "link", "show", "cni0").stdout)
-        netns.ip(node.ns, "link", "set", "cni0", "address", link[0]["address"])
-        netns.ip(node.ns, "neigh", "flush", "dev", "cni0")
+XFAIL: dict[str, str] = {}
 
 
 def doctor(lab: Lab) -> tuple[int, dict[str, Any]]:
-    settle_pod_bridges(lab)
-    try:
-        proc = lab.kgctl("doctor", "-o", "json", operator=True, check=False, timeout=DOCTOR_TIMEOUT)
-    finally:
-        settle_pod_bridges(lab)  # the next pods on these IPs (ours or another module's) start clean
+    proc = lab.kgctl("doctor", "-o", "json", operator=True, check=False, timeout=DOCTOR_TIMEOUT)
     assert proc.returncode in (0, 1), proc.stderr.decode()
     report = json.loads(proc.stdout)
     assert report["kind"] == "DoctorReport"

@@ -110,11 +110,23 @@ def culprits(nodes: list[str], results: dict[tuple[str, str], PingResult], place
     out: list[str] = []
     explained: set[tuple[str, str]] = set()
     # One node: all its measured pairs fail.  A node alone in its location is left to the location rule.
+    down = {
+        node for node in nodes
+        if (mine := {p for p in bad | good if node in p}) and mine <= bad
+        and not (multi and node in loc and len(members[loc[node]]) == 1)
+    }
     for node in nodes:
-        mine = {p for p in bad | good if node in p}
-        if not mine or not mine <= bad or (multi and node in loc and len(members[loc[node]]) == 1):
+        if node not in down:
             continue
+        mine = {p for p in bad | good if node in p}
         place = places.get(node)
+        if place is not None and multi and place.leader != node and place.leader in down:
+            # A member reaches other locations, and often its own leader's pods,
+            # through that leader: a broken leader explains those pairs.
+            own = {p for p in mine if place.leader not in p and loc.get(p[0]) == loc.get(p[1])}
+            if not own:
+                explained |= mine
+                continue
         if place is not None and multi and place.leader == node:
             out.append(f"every pair with {node} fails ({len(mine)} pairs), and {node} leads location {place.location}, so its traffic to other "
                        f"locations fails too: check {node} itself (its Kilo pod, net.ipv4.ip_forward, routes, firewall) and that UDP {port} reaches {place.endpoint or 'its endpoint'}")

@@ -31,7 +31,7 @@ CHECKS: list[Check] = [
           "add --tls-san <public IP> to the K3s server", static.k3s_tls_san),
     Check("k3s.node-external-ip", "k3s", "nodes declare their external IP, matching Kilo", FAIL,
           "start K3s with --node-external-ip <public IP>", static.k3s_node_external_ip),
-    Check("k3s.metrics-bind-address", "k3s", "kube-proxy metrics bind to 0.0.0.0", WARN,
+    Check("k3s.metrics-bind-address", "k3s", "kube-proxy metrics bind to 0.0.0.0", FAIL,
           "start K3s with --kube-proxy-arg metrics-bind-address=0.0.0.0", static.k3s_metrics_bind_address),
     Check("k3s.flannel-backend", "k3s", "flannel is off when Kilo is the CNI", FAIL,
           "start the K3s server with --flannel-backend none", static.k3s_flannel_backend),

@@ -170,7 +170,7 @@ def k3s_metrics_bind_address(inp: StaticInput) -> list[Finding]:
             out.append(_f(cid, P, node.name, "kube-proxy metrics-bind-address=0.0.0.0"))
         else:
             now = f"metrics-bind-address={values[-1]}" if values else "no metrics-bind-address"
-            out.append(_f(cid, W, node.name, f"kube-proxy has {now}; metrics are not reachable from other nodes",
+            out.append(_f(cid, F, node.name, f"kube-proxy has {now}; metrics are not reachable from other nodes",
                           hint=f"start K3s on {node.name} with `--kube-proxy-arg metrics-bind-address=0.0.0.0`"))
     return out
 

@@ -224,6 +224,9 @@ class Lab:
                 self._attach_internet(ns, f"n{i}x", node.public_ip)
             pod_gw = ipaddress.ip_network(node.pod_cidr)
             netns.bridge(ns, "cni0")
+            # A fixed MAC, as the CNI bridge plugin sets: otherwise the bridge takes
+            # its lowest port's MAC, which changes as pods come and go.
+            netns.ip(ns, "link", "set", "cni0", "address", _mac_for(str(pod_gw[1])))
             netns.ip(ns, "addr", "add", f"{pod_gw[1]}/{pod_gw.prefixlen}", "dev", "cni0")
             wg_dir = os.path.join(self.workdir, "wg", node.short)
             self.nodes[node.name] = LabNode(node, i, ns, "", "", wg_dir)
@@ -283,6 +286,9 @@ class Lab:
             host_if = f"veth{k}"
             netns.veth(node.ns, host_if, ns, "eth0")
             netns.ip(node.ns, "link", "set", host_if, "master", "cni0")
+            # A MAC derived from the IP (like the CNI plugins' 0a:58:...), so that a
+            # new pod reusing an old pod's IP is not shadowed by a stale ARP entry.
+            netns.ip(ns, "link", "set", "eth0", "address", _mac_for(ip))
             netns.ip(ns, "addr", "add", f"{ip}/{net.prefixlen}", "dev", "eth0")
             netns.ip(ns, "route", "add", "default", "via", str(net[1]))
             pod = LabPod(key, node.name, ns, ip, host_if)
@@ -833,3 +839,8 @@ def _host_in(cidr: str, n: int) -> str:
 
 
 __all__ = ["Lab", "LabError", "LabNode", "LabPeer", "LabPod", "PingResult"]
+
+
+def _mac_for(ip: str) -> str:
+    """``0a:58:`` and the IPv4 address's four bytes, as the CNI plugins do."""
+    return "0a:58:" + ":".join(f"{b:02x}" for b in ipaddress.ip_address(ip).packed)
