@@ -17,6 +17,7 @@ import click
 
 from kgctl_py import KGCTL_COMPAT_VERSION, __version__
 from kgctl_py.errors import CliError, ExitCode
+from kgctl_py.kube import MAX_REQUEST_TIMEOUT
 
 GRANULARITIES = ("location", "full", "auto")
 DEFAULT_TIMEOUT = 30.0
@@ -93,6 +94,8 @@ def validate_globals(s: Settings) -> None:
         raise CliError(f"mesh granularity {s.mesh_granularity} unknown; posible values are: [location full auto]", ExitCode.USAGE)
     if s.backend != "kubernetes":
         raise CliError(f"backend {s.backend} unknown; posible values are: [kubernetes]", ExitCode.USAGE)
+    if not (0 < s.request_timeout <= MAX_REQUEST_TIMEOUT):  # also false for nan
+        raise CliError(f"invalid --request-timeout {s.request_timeout:g}: give a number of seconds greater than 0", ExitCode.USAGE)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

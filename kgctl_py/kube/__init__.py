@@ -5,3 +5,7 @@ package alone costs more than kgctl's whole run, so those paths use this
 client.  Commands that need the full client (doctor's live checks, exec) load
 the ``kubernetes`` package lazily.
 """
+
+# The longest --request-timeout we accept (about a year): longer than any
+# socket accepts, and than anyone waits.
+MAX_REQUEST_TIMEOUT = 365 * 86400.0

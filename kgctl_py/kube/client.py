@@ -21,13 +21,12 @@ from collections.abc import Iterator
 from typing import Any
 
 from kgctl_py.errors import CliError, ExitCode
+from kgctl_py.kube import MAX_REQUEST_TIMEOUT as MAX_TIMEOUT
 from kgctl_py.kube.kubeconfig import ClusterAuth
 
 DEFAULT_TIMEOUT = 30.0
 PAGE_SIZE = 500
 RETRIES = 3
-# The longest --request-timeout a socket accepts, give or take: a year.
-MAX_TIMEOUT = 365 * 86400.0
 
 
 class ApiError(CliError):
