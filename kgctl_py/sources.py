@@ -41,26 +41,49 @@ def crd_missing_error(detail: str) -> CliError:
     return CliError(f"failed to initialize peer backend: CRD is not present: {detail}", ExitCode.API_ERROR)
 
 
+def fetch(client: Any, *, with_pods: bool = False, pods_optional: bool = False, warn: Any = None) -> ClusterObjects:
+    """Nodes, Peers (when the Peer CRD exists) and, if asked, the Kilo pods.
+
+    A missing CRD is recorded, not raised: kgctl's commands raise it
+    (``from_cluster``), doctor and ``snapshot`` report it.  With
+    ``pods_optional`` a 403 on pods is passed to ``warn`` and yields no pods.
+    """
+    from kgctl_py.kube.client import ApiError
+
+    nodes = client.list(NODES, what="nodes")
+    try:
+        client.get(PEER_CRD, what="customresourcedefinition peers.kilo.squat.ai")
+        crd = True
+    except ApiError as err:
+        if err.status != 404:
+            raise
+        crd = False
+    peers = client.list(PEERS, what="peers.kilo.squat.ai") if crd else []
+    pods: list[dict[str, Any]] = []
+    if with_pods:
+        try:
+            pods = client.list(KILO_PODS, {"labelSelector": KILO_POD_SELECTOR}, what="pods")
+        except ApiError as err:
+            if not (pods_optional and err.status == 403):
+                raise
+            if warn is not None:
+                warn(err.message)
+    return ClusterObjects(nodes, peers, pods, crd, int(time.time()), client.auth.server)
+
+
 def from_cluster(kubeconfig: str | None, context: str | None, timeout: float, need_peers: bool = True, with_pods: bool = False) -> ClusterObjects:
-    from kgctl_py.kube.client import ApiError, Client
+    """What kgctl reads: the nodes, and the peers behind kgctl's CRD check."""
+    from kgctl_py.kube.client import Client
     from kgctl_py.kube.kubeconfig import resolve
 
     client = Client(resolve(kubeconfig, context), timeout=timeout)
     try:
-        nodes = client.list(NODES, what="nodes")
-        peers: list[dict[str, Any]] = []
-        if need_peers:
-            try:
-                client.get(PEER_CRD, what="customresourcedefinition peers.kilo.squat.ai")
-            except ApiError as err:
-                if err.status != 404:
-                    raise
-                raise crd_missing_error('customresourcedefinitions.apiextensions.k8s.io "peers.kilo.squat.ai" not found') from None
-            peers = client.list(PEERS, what="peers.kilo.squat.ai")
-        pods = client.list(KILO_PODS, {"labelSelector": KILO_POD_SELECTOR}, what="pods") if with_pods else []
+        objects = fetch(client, with_pods=with_pods)
     finally:
         client.close()
-    return ClusterObjects(nodes, peers, pods, True, int(time.time()), client.auth.server)
+    if need_peers and not objects.crd_present:
+        raise crd_missing_error('customresourcedefinitions.apiextensions.k8s.io "peers.kilo.squat.ai" not found')
+    return objects
 
 
 # A \uD800-\uDFFF escape: JSON and YAML decode it to a lone surrogate, which
@@ -73,6 +96,11 @@ def replace_lone_surrogates(obj: Any, raw: bytes) -> Any:
     """``obj`` decoded from ``raw``, with lone surrogates replaced (cheap when ``raw`` has none)."""
     if not _SURROGATE_ESCAPE.search(raw):
         return obj
+    return _replace(obj)
+
+
+def without_lone_surrogates(obj: Any) -> Any:
+    """A copy where lone surrogates (valid in JSON, not in UTF-8) become U+FFFD."""
     return _replace(obj)
 
 

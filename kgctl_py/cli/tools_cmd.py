@@ -300,31 +300,19 @@ def capture(s: Settings) -> dict[str, Any]:
 
 def _fetch(s: Settings) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], bool]:
     from kgctl_py import sources
-    from kgctl_py.kube.client import ApiError, Client
+    from kgctl_py.kube.client import Client
     from kgctl_py.kube.kubeconfig import resolve
+
+    def warn(message: str) -> None:
+        # Nodes and peers are what matter most; a snapshot without pods still helps.
+        click.echo(f"kgctl-py: warning: {message}; the snapshot has no Kilo pods", err=True)
 
     client = Client(resolve(s.kubeconfig, s.context), timeout=s.request_timeout)
     try:
-        nodes = client.list(sources.NODES, what="nodes")
-        try:
-            client.get(sources.PEER_CRD, what="customresourcedefinition peers.kilo.squat.ai")
-            crd = True
-        except ApiError as err:
-            if err.status != 404:
-                raise
-            crd = False
-        peers = client.list(sources.PEERS, what="peers.kilo.squat.ai") if crd else []
-        try:
-            pods = client.list(sources.KILO_PODS, {"labelSelector": sources.KILO_POD_SELECTOR}, what="pods")
-        except ApiError as err:
-            if err.status != 403:
-                raise
-            # Nodes and peers are what matter most; a snapshot without pods still helps.
-            click.echo(f"kgctl-py: warning: {err.message}; the snapshot has no Kilo pods", err=True)
-            pods = []
+        objects = sources.fetch(client, with_pods=True, pods_optional=True, warn=warn)
     finally:
         client.close()
-    return nodes, peers, pods, crd
+    return objects.nodes, objects.peers, objects.pods, objects.crd_present
 
 
 def _item(obj: dict[str, Any], api_version: str, kind: str) -> dict[str, Any]:
@@ -334,23 +322,11 @@ def _item(obj: dict[str, Any], api_version: str, kind: str) -> dict[str, Any]:
     return redact(out)
 
 
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _printable(value: Any) -> Any:
-    """A copy where lone surrogates (valid in JSON, not in UTF-8) become U+FFFD, as Go decodes them."""
-    if isinstance(value, str):
-        return _LONE_SURROGATE.sub("\ufffd", value)
-    if isinstance(value, list):
-        return [_printable(v) for v in value]
-    if isinstance(value, dict):
-        return {_printable(k): _printable(v) for k, v in value.items()}
-    return value
-
-
 def redact(obj: dict[str, Any]) -> dict[str, Any]:
     """A copy of ``obj`` without credentials; what was removed is named in an annotation."""
-    obj = _printable(obj)
+    from kgctl_py.sources import without_lone_surrogates
+
+    obj = without_lone_surrogates(obj)
     removed: list[str] = []
     meta = obj.get("metadata")
     if isinstance(meta, dict):

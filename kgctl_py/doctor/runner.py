@@ -28,24 +28,6 @@ def select(checks: list[Check], wanted: tuple[str, ...], skipped: tuple[str, ...
     return [c for c in chosen if not any(fnmatch.fnmatchcase(c.id, p) for p in skipped)]
 
 
-def fetch_objects(client: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], bool]:
-    """Nodes, Peers, Kilo pods and whether the Peer CRD exists; API errors end the run (3/4/5)."""
-    from kgctl_py import sources
-    from kgctl_py.kube.client import ApiError
-
-    nodes = client.list(sources.NODES, what="nodes")
-    try:
-        client.get(sources.PEER_CRD, what="customresourcedefinition peers.kilo.squat.ai")
-        crd = True
-    except ApiError as err:
-        if err.status != 404:
-            raise
-        crd = False
-    peers = client.list(sources.PEERS, what="peers.kilo.squat.ai") if crd else []
-    pods = client.list(sources.KILO_PODS, {"labelSelector": sources.KILO_POD_SELECTOR}, what="pods")
-    return nodes, peers, pods, crd
-
-
 def kilo_pods(pods: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for pod in pods:
@@ -126,12 +108,14 @@ def load_input(settings: Any, opts: DoctorOptions, checks: list[Check]) -> tuple
 
     session = Session(resolve(settings.kubeconfig, settings.context), settings.request_timeout)
     try:
-        nodes, peers, pods, crd = fetch_objects(session.client)
+        from kgctl_py.sources import fetch
+
+        fetched = fetch(session.client, with_pods=True)
     except BaseException:
         session.close()
         raise
     now = settings.now if settings.now is not None else int(time.time())
-    inp = build_input(nodes, peers, pods=kilo_pods(pods), crd_present=crd, now=now, port=settings.port,
+    inp = build_input(fetched.nodes, fetched.peers, pods=kilo_pods(fetched.pods), crd_present=fetched.crd_present, now=now, port=settings.port,
                       granularity=granularity, topology_label=settings.topology_label)
     return inp, session
 
