@@ -188,3 +188,20 @@ def test_dot_peer_label_keeps_kgctl_literal_newline() -> None:
 
 def test_pod_cidr_is_masked() -> None:
     assert str(parse_network("10.42.0.5/24")) == "10.42.0.0/24"
+
+
+@pytest.mark.parametrize(
+    "name, line",
+    [
+        ("ty1.k3s", "  name: ty1.k3s"),
+        ("123", '  name: "123"'),  # go-yaml double-quotes what would read back as a number
+        ("1e3", '  name: "1e3"'),
+        ("y", '  name: "y"'),  # YAML 1.1 booleans, as go-yaml v2 resolves them
+        ("on", '  name: "on"'),
+        ("1.2.3.256", "  name: 1.2.3.256"),
+    ],
+)
+def test_as_peer_yaml_quotes_like_go_yaml(name: str, line: str) -> None:
+    obj = node(name, KEYS[0], "203.0.113.1:51820")
+    out = showconf_node(Cluster.from_objects([obj], []), name, Options(), NOW, as_peer=True, output="yaml").stdout
+    assert line in out.splitlines()

@@ -10,6 +10,7 @@ omitted (kgctl: ``ip: <nil>``), and a DNS endpoint carries the host name in
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from kgctl_py.mesh.ipnet import ip_str
@@ -50,8 +51,41 @@ def to_json(obj: dict[str, Any]) -> str:
     return text
 
 
+# go-yaml v2 (behind sigs.k8s.io/yaml) double-quotes a string that would read
+# back as another type; PyYAML single-quotes some of those and misses others
+# ("1e3", "y"), so the decision is made here the way go-yaml makes it.
+_GO_YAML_WORDS = frozenset(
+    "y Y yes Yes YES true True TRUE on On ON n N no No NO false False FALSE off Off OFF "
+    "~ null Null NULL .nan .NaN .NAN .inf .Inf .INF +.inf +.Inf +.INF -.inf -.Inf -.INF <<".split()
+)
+_GO_YAML_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?\Z")
+_GO_YAML_BASE60 = re.compile(r"[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?\Z")
+_GO_YAML_DATE = re.compile(r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}([Tt ]|\Z)")
+_GO_INT = re.compile(r"[-+]?(0[xX][0-9a-fA-F]+|0[oO]?[0-7]+|0[bB][01]+|[0-9]+)\Z")
+
+
+def go_yaml_quotes(text: str) -> bool:
+    """Whether go-yaml v2 would emit ``text`` double-quoted."""
+    if text == "" or text in _GO_YAML_WORDS:
+        return True
+    first = text[0]
+    if first.isdigit() or first in "+-.":
+        plain = text.replace("_", "")
+        if _GO_YAML_DATE.match(text) or _GO_INT.match(plain) or _GO_YAML_FLOAT.match(plain) or _GO_YAML_BASE60.match(text):
+            return True
+    return False
+
+
 def to_yaml(obj: dict[str, Any]) -> str:
-    """sigs.k8s.io/yaml output: block style, keys sorted."""
+    """sigs.k8s.io/yaml output: block style, keys sorted, go-yaml's quoting."""
     import yaml  # only this output format needs it
 
-    return yaml.safe_dump(obj, default_flow_style=False, sort_keys=True, allow_unicode=True, width=1 << 30)
+    class Dumper(yaml.SafeDumper):
+        pass
+
+    def represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+        style = '"' if go_yaml_quotes(value) else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    Dumper.add_representer(str, represent_str)
+    return yaml.dump(obj, Dumper=Dumper, default_flow_style=False, sort_keys=True, allow_unicode=True, width=1 << 30)
