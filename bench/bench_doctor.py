@@ -15,8 +15,6 @@
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
-import copy
 import json
 import pathlib
 import subprocess
@@ -31,27 +29,10 @@ import doctor_fixtures as fx  # noqa: E402
 from doctor_fixtures.live import DoctorServer, Nodes  # noqa: E402
 
 
-def cluster(n: int) -> list[dict]:
-    """n nodes cloned from the healthy fixture (four locations' worth each), plus its Peer."""
-    doc = fx.healthy()
-    nodes, peers, _ = fx.split(doc)
-    out = []
-    for i in range(n):
-        base = copy.deepcopy(nodes[i % len(nodes)])
-        name = f"{base['metadata']['name']}-{i}"
-        base["metadata"]["name"] = name
-        base["metadata"]["annotations"].pop("kilo.squat.ai/leader", None)
-        base["spec"]["podCIDR"] = f"10.{42 + i // 256}.{i % 256}.0/24"
-        base["spec"]["podCIDRs"] = [base["spec"]["podCIDR"]]
-        out.append(base)
-    return out + peers
-
-
 def bench_ping(n: int, latency: float, concurrency: int) -> dict:
     nodes = Nodes(latency=latency, simulate_ping=True)
-    with DoctorServer(objects=cluster(n), nodes=nodes) as ds:
-        # kubeapi runs exec handlers on 8 worker threads; give it enough that the server is not the bound being measured.
-        ds.srv._executor = concurrent.futures.ThreadPoolExecutor(max_workers=256, thread_name_prefix="bench-exec")
+    # Enough exec workers in the server that it is not the bound being measured.
+    with DoctorServer(objects=fx.scaled(n), nodes=nodes, exec_workers=256) as ds:
         started = time.monotonic()
         proc = subprocess.run(["kgctl-py", "doctor", "--kubeconfig", ds.kubeconfig, "--check", "pod.ping", "-o", "json",
                                "--max-concurrent-execs", str(concurrency), "--timeout", "120"],
@@ -69,7 +50,7 @@ def bench_static(n: int) -> dict:
     from kgctl_py.doctor.registry import CHECKS
     from kgctl_py.doctor.static import build_input
 
-    objects = cluster(n)
+    objects = fx.scaled(n)
     nodes = [o for o in objects if o["kind"] == "Node"]
     peers = [o for o in objects if o["kind"] == "Peer"]
     best = float("inf")

@@ -65,3 +65,17 @@ def split(doc: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any
 def write(doc: dict[str, Any], path: os.PathLike[str] | str) -> str:
     pathlib.Path(path).write_text(yaml.safe_dump(doc, sort_keys=False))
     return str(path)
+
+
+def scaled(n: int) -> list[dict[str, Any]]:
+    """n ready nodes cloned from the healthy fixture (its locations in turn), plus its Peers."""
+    nodes, peers, _ = split(healthy())
+    out = []
+    for i in range(n):
+        base = copy.deepcopy(nodes[i % len(nodes)])
+        base["metadata"]["name"] = f"{base['metadata']['name']}-{i}"
+        base["metadata"]["annotations"].pop("kilo.squat.ai/leader", None)
+        base["spec"]["podCIDR"] = f"10.{42 + i // 256}.{i % 256}.0/24"
+        base["spec"]["podCIDRs"] = [base["spec"]["podCIDR"]]
+        out.append(base)
+    return out + peers

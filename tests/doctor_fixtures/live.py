@@ -31,6 +31,8 @@ class Nodes:
     wg: dict[tuple[str, str], str] = field(default_factory=dict)  # (node, "dump"|"showconf") -> text
     latency: float = 0.0  # seconds every exec takes on top of the command
     fail_every: int = 0  # every Nth exec answers an error instead of running
+    hang_every: int = 0  # every Nth exec (counted after fail_every's) hangs this long:
+    hang: float = 0.0
     simulate_ping: bool = False  # for benchmarks: sleep instead of a real 2 s ping
     wg_interface: str = "kilo0"
 
@@ -76,6 +78,8 @@ class DoctorServer:
                 time.sleep(self.nodes.latency)
             if self.nodes.fail_every and n % self.nodes.fail_every == 0:
                 return _raise_500()
+            if self.nodes.hang_every and n % self.nodes.hang_every == 1:
+                time.sleep(self.nodes.hang)
             return self._answer(pod, command)
         finally:
             with self.lock:

@@ -175,6 +175,7 @@ class KubeAPIServer:
         captured_at: int | None = None,
         exec_handler: ExecHandler | None = None,
         pod_hooks: PodHooks | None = None,
+        exec_workers: int = 8,
     ):
         self.token = token
         self.tls = tls
@@ -199,7 +200,8 @@ class KubeAPIServer:
             self._ca = CertificateAuthority(self._workdir)
             self._server_cert = self._ca.issue("server", "kube-apiserver", server=True, sans=["127.0.0.1", "localhost", *extra_sans])
         self._seed(list(objects), crd)
-        self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="kubeapi-worker")
+        # Exec handlers (and other blocking work) run here; slow or hanging handlers need more.
+        self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=exec_workers, thread_name_prefix="kubeapi-worker")
         self._controllers = Controllers(self.store, self.registry, pod_hooks, self._run_blocking)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
