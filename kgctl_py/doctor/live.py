@@ -201,17 +201,15 @@ def _wg_hint(ctx: LiveContext, leader: str) -> str:
     return f"list the interfaces with: {ctx.kubectl} -n {ns} exec {name} -- wg show interfaces; then pass --wg-interface NAME"
 
 
-def handshake(ctx: LiveContext) -> list[Finding]:
-    cid = "wireguard.handshake"
+def _on_leaders(ctx: LiveContext, cid: str, what: str, command: list[str]) -> tuple[list[Finding], list[tuple[str, str, list[Any]]]]:
+    """Run ``wg`` on every leader: findings for those where it failed or there is
+    nothing to compare with, and (leader, output, expected peers) for the rest."""
     targets, out = _leaders(ctx, cid)
     if not targets:
-        return out
-    ctx.progress("reading WireGuard handshakes on the leaders")
-    outcomes = _exec_on(ctx, targets, ["wg", "show", ctx.opts.wg_interface, "dump"])
-    names = _names(ctx)
-    peer_keys = {key_str(p.public_key) for p in ctx.static.cluster.peers if p.public_key is not None}
-    now = int(time.time())
-    for leader, outcome in sorted(outcomes.items()):
+        return out, []
+    ctx.progress(what)
+    ready = []
+    for leader, outcome in sorted(_exec_on(ctx, targets, command).items()):
         if not outcome.ok:
             out.append(_f(cid, Status.FAIL, leader, _wg_failed(ctx, outcome), hint=_wg_hint(ctx, leader)))
             continue
@@ -219,8 +217,19 @@ def handshake(ctx: LiveContext) -> list[Finding]:
         if expected is None:
             out.append(_f(cid, Status.SKIP, leader, "not a ready node: nothing computed to compare"))
             continue
+        ready.append((leader, outcome.stdout, expected))
+    return out, ready
+
+
+def handshake(ctx: LiveContext) -> list[Finding]:
+    cid = "wireguard.handshake"
+    out, ready = _on_leaders(ctx, cid, "reading WireGuard handshakes on the leaders", ["wg", "show", ctx.opts.wg_interface, "dump"])
+    names = _names(ctx)
+    peer_keys = {key_str(p.public_key) for p in ctx.static.cluster.peers if p.public_key is not None}
+    now = int(time.time())
+    for leader, stdout, expected in ready:
         keys = [key_str(p.public_key) for p in expected if p.public_key is not None]
-        status, detail = judge_handshakes(wg.parse_dump(outcome.stdout), keys, names, peer_keys, now)
+        status, detail = judge_handshakes(wg.parse_dump(stdout), keys, names, peer_keys, now)
         if status == Status.FAIL:
             hint = f"check {leader}'s endpoint and that UDP {ctx.static.port} is open between the leaders; the clock of this machine matters too (date -u)"
         elif status == Status.WARN:
@@ -242,21 +251,10 @@ def _expected_conf(ctx: LiveContext, leader: str) -> list[Any] | None:
 
 def drift(ctx: LiveContext) -> list[Finding]:
     cid = "wireguard.drift"
-    targets, out = _leaders(ctx, cid)
-    if not targets:
-        return out
-    ctx.progress("comparing the live WireGuard configuration")
-    outcomes = _exec_on(ctx, targets, ["wg", "showconf", ctx.opts.wg_interface])
+    out, ready = _on_leaders(ctx, cid, "comparing the live WireGuard configuration", ["wg", "showconf", ctx.opts.wg_interface])
     names = _names(ctx)
-    for leader, outcome in sorted(outcomes.items()):
-        if not outcome.ok:
-            out.append(_f(cid, Status.FAIL, leader, _wg_failed(ctx, outcome), hint=_wg_hint(ctx, leader)))
-            continue
-        expected = _expected_conf(ctx, leader)
-        if expected is None:
-            out.append(_f(cid, Status.SKIP, leader, "not a ready node: nothing computed to compare"))
-            continue
-        fails, warns = wg.drift(wg.parse_showconf(outcome.stdout), expected, names, ctx.static.port)
+    for leader, stdout, expected in ready:
+        fails, warns = wg.drift(wg.parse_showconf(stdout), expected, names, ctx.static.port)
         if fails:
             out.append(_f(cid, Status.FAIL, leader, "; ".join(fails + warns),
                           hint=f"compare: kgctl-py showconf node {leader}  vs  wg showconf {ctx.opts.wg_interface} on {leader}; restart its Kilo pod to reconcile"))
