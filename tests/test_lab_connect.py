@@ -25,12 +25,13 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from kubeapi import Fault, KubeAPIServer, load_fixture
+from kubeapi.testing import wait_until
 from lab import Lab, netns, wg
 
 from kgctl_py.connect.plan import plan
@@ -44,21 +45,11 @@ BLOG = Path("/work/shared/compat/cases/a-blog-6node")
 REPO = Path(__file__).resolve().parents[1]
 KGCTL = [sys.executable, "-m", "kgctl_py"]
 WG_RUN_DIR = "/var/run/wireguard"
-T = TypeVar("T")
+POLL = 0.1  # the predicates run commands: no need to poll faster
 
 
 # ---------------------------------------------------------------- helpers
 
-
-def wait_until(predicate: Callable[[], T], timeout: float, what: str, interval: float = 0.1) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
 
 
 def in_ns(ns: str, *argv: str, check: bool = False, timeout: float = 15) -> subprocess.CompletedProcess[bytes]:
@@ -107,7 +98,7 @@ def remove_interface(ns: str, ifname: str) -> None:
             os.kill(pid, signal.SIGTERM)
         except ProcessLookupError:
             pass
-    wait_until(lambda: not wireguard_go_pids(ifname), 5, f"wireguard-go {ifname} to exit")
+    wait_until(lambda: not wireguard_go_pids(ifname), 5, interval=POLL, what=f"wireguard-go {ifname} to exit")
     try:
         os.unlink(os.path.join(WG_RUN_DIR, f"{ifname}.sock"))
     except FileNotFoundError:
@@ -141,7 +132,7 @@ class ConnectRun:
                 raise AssertionError(f"connect exited {self.proc.returncode}: {self.stderr().strip()} {self.messages()}")
             return self.messages().count("synced") >= syncs
 
-        wait_until(synced, timeout, f"{syncs} resync(s) of connect")
+        wait_until(synced, timeout, interval=POLL, what=f"{syncs} resync(s) of connect")
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
         if self.proc.poll() is None:
@@ -237,28 +228,28 @@ def test_lab_connect_in_a_namespace_builds_the_plan_reconciles_and_cleans_up(api
         probe_key = wg.pubkey(wg.genkey())
         srv.store.create({"apiVersion": "kilo.squat.ai/v1alpha1", "kind": "Peer", "metadata": {"name": "probe"},
                           "spec": {"allowedIPs": ["10.5.0.77/32"], "publicKey": probe_key}})
-        wait_until(lambda: "10.5.0.77/32" in routes_via(ns, ifname) and probe_key in wg_peers(ns, ifname), 10, "the new Peer on the interface")
+        wait_until(lambda: "10.5.0.77/32" in routes_via(ns, ifname) and probe_key in wg_peers(ns, ifname), 10, interval=POLL, what="the new Peer on the interface")
         srv.store.delete("Peer", "probe")
-        wait_until(lambda: "10.5.0.77/32" not in routes_via(ns, ifname) and probe_key not in wg_peers(ns, ifname), 10, "the deleted Peer to go")
+        wait_until(lambda: "10.5.0.77/32" not in routes_via(ns, ifname) and probe_key not in wg_peers(ns, ifname), 10, interval=POLL, what="the deleted Peer to go")
 
         # The API failing for a while: the resync logs the error and the next one recovers.
         synced_before = run.messages().count("synced")
         srv.inject(Fault(path="^/api/v1/nodes$", method="GET", status=403, times=1))
-        wait_until(lambda: "failed to sync" in run.messages(), 10, "the failed resync to be logged")
+        wait_until(lambda: "failed to sync" in run.messages(), 10, interval=POLL, what="the failed resync to be logged")
         failed = next(r for r in run.logs() if r["msg"] == "failed to sync")
         assert failed["level"] == "error" and "forbidden (403)" in failed["err"]
-        wait_until(lambda: run.messages().count("synced") > synced_before + 1, 10, "resyncs after the failure")
+        wait_until(lambda: run.messages().count("synced") > synced_before + 1, 10, interval=POLL, what="resyncs after the failure")
         assert run.proc.poll() is None
 
         # Drift: a leader removed by hand comes back.
         ty1 = "MdD2Pf0t+3sILnFo6CHxId8qQwoAAFbEQ22tvBSFGc0="
         in_ns(ns, "wg", "set", ifname, "peer", ty1, "remove", check=True)
-        wait_until(lambda: ty1 in wg_peers(ns, ifname), 10, "the removed peer to come back")
+        wait_until(lambda: ty1 in wg_peers(ns, ifname), 10, interval=POLL, what="the removed peer to come back")
 
         # The interface deleted by hand: the next resync builds it again, peers, address and routes.
         netns.ip(ns, "link", "delete", "dev", ifname)
-        wait_until(lambda: "the WireGuard interface is gone; creating it again" in run.messages(), 10, "the lost interface to be noticed")
-        wait_until(lambda: link_exists(ns, ifname) and routes_via(ns, ifname) == want and len(wg_peers(ns, ifname)) == 7, 10, "the interface to be rebuilt")
+        wait_until(lambda: "the WireGuard interface is gone; creating it again" in run.messages(), 10, interval=POLL, what="the lost interface to be noticed")
+        wait_until(lambda: link_exists(ns, ifname) and routes_via(ns, ifname) == want and len(wg_peers(ns, ifname)) == 7, 10, interval=POLL, what="the interface to be rebuilt")
         assert "10.5.0.9/32" in netns.ip(ns, "-o", "-4", "addr", "show", "dev", ifname).stdout.decode()
     finally:
         code = run.stop(signal.SIGTERM)
