@@ -7,6 +7,7 @@ into Kilo's domain is the core's (``kgctl_py.mesh``), never redone here.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,8 +103,8 @@ def _same_ip(a: str, b: str) -> bool:
 # --- k3s ---------------------------------------------------------------------------------------
 
 
-def k3s_tls_san(inp: StaticInput) -> list[Finding]:
-    cid, out = "k3s.tls-san", []
+def _servers(inp: StaticInput, cid: str, out: list[Finding]) -> Iterator[tuple[dict[str, Any], Node, list[str]]]:
+    """K3s server nodes with their node args; a server whose args cannot be read is skipped with a finding."""
     for obj, node in zip(inp.node_objs, inp.nodes):
         args = k3s.node_args(obj)
         if not k3s.is_server(obj, args):
@@ -111,6 +112,12 @@ def k3s_tls_san(inp: StaticInput) -> list[Finding]:
         if args is None:
             out.append(_f(cid, S, node.name, "server node without a readable k3s.io/node-args annotation"))
             continue
+        yield obj, node, args
+
+
+def k3s_tls_san(inp: StaticInput) -> list[Finding]:
+    cid, out = "k3s.tls-san", list[Finding]()
+    for obj, node, args in _servers(inp, cid, out):
         sans = k3s.flag_values(args, "--tls-san")
         wanted = k3s.external_ips(obj, args)
         endpoint_ip = _ip_text(node.endpoint)
@@ -176,15 +183,9 @@ def k3s_metrics_bind_address(inp: StaticInput) -> list[Finding]:
 
 
 def k3s_flannel_backend(inp: StaticInput) -> list[Finding]:
-    cid, out = "k3s.flannel-backend", []
+    cid, out = "k3s.flannel-backend", list[Finding]()
     kilo = any(n.key is not None for n in inp.nodes)
-    for obj, node in zip(inp.node_objs, inp.nodes):
-        args = k3s.node_args(obj)
-        if not k3s.is_server(obj, args):
-            continue
-        if args is None:
-            out.append(_f(cid, S, node.name, "server node without a readable k3s.io/node-args annotation"))
-            continue
+    for _, node, args in _servers(inp, cid, out):
         backends = k3s.flag_values(args, "--flannel-backend")
         backend = backends[-1] if backends else "vxlan (the default)"
         if backend == "none":
