@@ -61,16 +61,16 @@ def test_json_schema_is_stable(tmp_path):
     for cat in doc["categories"]:
         assert list(cat) == ["name", "status", "checks"]
         for check in cat["checks"]:
-            assert list(check)[:7] == ["id", "title", "severity", "status", "hint", "doc", "findings"]
+            assert list(check)[:7] == ["id", "title", "severity", "status", "hint", "explain", "findings"]
             for f in check["findings"]:
                 assert list(f) == ["status", "kind", "node", "detail", "hint"]
                 assert f["status"] in ("pass", "warn", "fail", "skip", "unknown") and f["node"]
-            assert (fx.HERE.parent.parent / check["doc"]).is_file(), check["doc"]
+            assert check["explain"] == f"kgctl-py doctor --explain {check['id']}"
 
 
 def _results():
     check = Check("kilo.endpoint", "kilo", "t", Severity.FAIL, "generic hint", lambda i: [])
-    return [CheckResult(check, [Finding("kilo.endpoint", Status.FAIL, "baidu", "private", "location", "annotate it")])]
+    return [CheckResult(check, [Finding(Status.FAIL, "baidu", "private", "location", "annotate it", check="kilo.endpoint")])]
 
 
 class _Tty(io.StringIO):
@@ -94,7 +94,7 @@ def test_progress_only_on_a_tty():
 def test_hints_follow_the_table():
     text = render_table(_results(), Env())
     table, hints = text.split("What to do:")
-    assert "baidu" in table and "× kilo.endpoint baidu: annotate it  (docs/checks/kilo.endpoint.md)" in hints
+    assert "baidu" in table and "× kilo.endpoint baidu: annotate it  (kgctl-py doctor --explain kilo.endpoint)" in hints
 
 
 def test_graph_and_showconf_never_import_doctor():

@@ -153,3 +153,19 @@ def test_install_puts_man_pages_in_share_man_man1(tmp_path: pathlib.Path) -> Non
 def test_console_scripts_are_declared() -> None:
     scripts = {e.name: e.value for e in importlib.metadata.entry_points(group="console_scripts") if e.dist and e.dist.name == "kgctl-py"}
     assert scripts == {"kgctl-py": "kgctl_py.cli:main", "kubectl-kilo": "kgctl_py.kubectl_plugin:main"}
+
+
+def test_check_pages_and_readme_list_come_from_the_registry(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hand-edited check page, a page of a removed check and a stale README list all drift."""
+    shutil.copytree(ROOT / "docs", tmp_path / "docs")
+    shutil.copy(ROOT / "README.md", tmp_path / "README.md")
+    monkeypatch.setattr(gen_docs, "ROOT", tmp_path)
+    assert gen_docs.drift(gen_docs.check_docs()) == []
+    page = tmp_path / "docs" / "checks" / "k3s.metrics-bind-address.md"
+    page.write_text(page.read_text().replace("severity `fail`", "severity `warn`"))
+    (tmp_path / "docs" / "checks" / "kilo.removed.md").write_text("# gone\n")
+    readme = tmp_path / "README.md"
+    readme.write_text(readme.read_text().replace("`kilo.peers`", "`kilo.peer`", 1))
+    assert sorted(gen_docs.drift(gen_docs.check_docs())) == ["README.md", "docs/checks/k3s.metrics-bind-address.md", "docs/checks/kilo.removed.md"]
+    assert gen_docs.main(["--only", "checks"]) == 0
+    assert gen_docs.drift(gen_docs.check_docs()) == [] and not (tmp_path / "docs" / "checks" / "kilo.removed.md").exists()

@@ -22,17 +22,26 @@ DOCTOR_FORMATS = ("table", "json", "short")
 @click.option("--max-concurrent-execs", type=click.IntRange(min=1, max=256), default=16, show_default=True, metavar="N", help="At most this many execs at once.")
 @click.option("--wg-interface", default="kilo0", show_default=True, metavar="NAME", help="Kilo's WireGuard interface on the nodes.")
 @click.option("--from-host", is_flag=True, help="Also ping every node's WireGuard IP and endpoint from this machine (host.ping).")
+@click.option("--explain", metavar="ID", default=None, help="Print the page of one check (what it checks, why it matters, how to fix it) and exit.")
 @click.option("--api-port", type=click.IntRange(1, 65535), default=6443, show_default=True, metavar="PORT", help="The API port of the K3s servers' external IPs (api.tls-san).")
 @global_options
 @click.pass_context
 def doctor(ctx: click.Context, fmt: str, checks: tuple[str, ...], skips: tuple[str, ...], static_only: bool, timeout: float, image: str,
-           namespace: str | None, keep: bool, max_concurrent_execs: int, wg_interface: str, from_host: bool, api_port: int) -> None:
+           namespace: str | None, keep: bool, max_concurrent_execs: int, wg_interface: str, from_host: bool, explain: str | None, api_port: int) -> None:
     """Check a K3s + Kilo cluster: what is broken, on which node, what to type.
 
     Exit status: 0 when nothing failed (warnings allowed), 1 when a check
     failed, 2 for usage errors, 3/4/5 when the API server is unreachable,
     refuses us or answers with an error, 130 when interrupted.
     """
+    if explain is not None:
+        from kgctl_py.doctor import explain as pages
+        from kgctl_py.doctor.registry import BY_ID
+
+        if explain not in BY_ID:
+            raise CliError(f"no check {explain!r}; known checks: {', '.join(BY_ID)}", ExitCode.USAGE)
+        click.echo(pages.page(BY_ID[explain]), nl=False)
+        return
     if fmt not in DOCTOR_FORMATS:
         raise CliError(f"output format {fmt} unknown; possible values are: {', '.join(DOCTOR_FORMATS)}", ExitCode.USAGE)
     from kgctl_py.doctor.model import DoctorOptions, Observer

@@ -127,10 +127,13 @@ class _Values(ShellComplete):
             return items
         if args[-1] in FILE_OPTIONS:
             return [CompletionItem(incomplete, type="file")]
-        if args[-1] in ("--check", "--skip") and "doctor" in args:
+        if args[-1] in ("--check", "--skip", "--explain") and "doctor" in args:
             from kgctl_py.cli.completion import check_ids
 
-            return [CompletionItem(value, help=title) for value, title in check_ids(incomplete)]
+            ids = check_ids(incomplete)
+            if args[-1] == "--explain":  # one check, not a glob
+                ids = [(v, t) for v, t in ids if not v.endswith("*")]
+            return [CompletionItem(value, help=title) for value, title in ids]
         if args[-1] == "--context":
             from kgctl_py.cli.completion import context_names
 

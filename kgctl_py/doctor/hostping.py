@@ -41,34 +41,33 @@ def explain_permission() -> str:
 
 
 def check(inp: StaticInput, timeout: float, workers: int) -> list[Finding]:
-    cid = "host.ping"
     import icmplib  # type: ignore[import-untyped]
 
     todo = targets(inp)
     if not todo:
-        return [Finding(cid, Status.SKIP, "cluster", "no WireGuard IP or endpoint IP to ping", "cluster")]
+        return [Finding(Status.SKIP, "cluster", "no WireGuard IP or endpoint IP to ping", "cluster")]
     addresses = sorted({a for _, _, a in todo})
     hosts: dict[str, Any] = {}
     try:
         found = icmplib.multiping(addresses, count=3, interval=0.2, timeout=min(timeout, 2.0), concurrent_tasks=max(1, workers), privileged=False)
     except icmplib.SocketPermissionError:
         if os.geteuid() != 0:
-            return [Finding(cid, Status.SKIP, "cluster", explain_permission(), "cluster", hint="sudo sysctl -w net.ipv4.ping_group_range='0 2147483647'")]
+            return [Finding(Status.SKIP, "cluster", explain_permission(), "cluster", hint="sudo sysctl -w net.ipv4.ping_group_range='0 2147483647'")]
         found = icmplib.multiping(addresses, count=3, interval=0.2, timeout=min(timeout, 2.0), concurrent_tasks=max(1, workers), privileged=True)
     except icmplib.ICMPLibError as err:
-        return [Finding(cid, Status.FAIL, "cluster", f"cannot ping: {err}", "cluster")]
+        return [Finding(Status.FAIL, "cluster", f"cannot ping: {err}", "cluster")]
     for host in found:
         hosts[host.address] = host
     out = []
     for node, what, address in todo:
         host = hosts.get(address)
         if host is None:
-            out.append(Finding(cid, Status.FAIL, node, f"{what} {address}: no result"))
+            out.append(Finding(Status.FAIL, node, f"{what} {address}: no result"))
         elif host.packets_received == 0:
-            out.append(Finding(cid, Status.FAIL, node, f"{what} {address}: 0/{host.packets_sent} replies",
+            out.append(Finding(Status.FAIL, node, f"{what} {address}: 0/{host.packets_sent} replies",
                                hint="from here, the route to that address goes through the mesh (WireGuard IP) or the internet (endpoint): check `ip route get " + address + "`"))
         elif host.packets_received < host.packets_sent:
-            out.append(Finding(cid, Status.WARN, node, f"{what} {address}: {host.packets_received}/{host.packets_sent} replies, avg {host.avg_rtt:.1f} ms"))
+            out.append(Finding(Status.WARN, node, f"{what} {address}: {host.packets_received}/{host.packets_sent} replies, avg {host.avg_rtt:.1f} ms"))
         else:
-            out.append(Finding(cid, Status.PASS, node, f"{what} {address}: avg {host.avg_rtt:.1f} ms"))
+            out.append(Finding(Status.PASS, node, f"{what} {address}: avg {host.avg_rtt:.1f} ms"))
     return out

@@ -61,9 +61,6 @@ class LiveContext:
         return found
 
 
-def _f(check: str, status: Status, subject: str, detail: str, kind: str = "node", hint: str = "") -> Finding:
-    return Finding(check, status, subject, detail, kind, hint)
-
 
 def _container(pod: dict[str, Any], preferred: str) -> str | None:
     names = [c.get("name") for c in (pod.get("spec") or {}).get("containers") or [] if isinstance(c, dict)]
@@ -84,14 +81,14 @@ def _exec_on(ctx: LiveContext, targets: dict[str, dict[str, Any]], command: list
     return {names[i]: r for i, r in results.items()}
 
 
-def _kilo_exec_precheck(ctx: LiveContext, cid: str) -> tuple[dict[str, dict[str, Any]], list[Finding]]:
+def _kilo_exec_precheck(ctx: LiveContext) -> tuple[dict[str, dict[str, Any]], list[Finding]]:
     pods = ctx.kilo_pods()
     namespaces = sorted({p["metadata"].get("namespace", ctx.opts.kilo_namespace) for p in pods.values()}) or [ctx.opts.kilo_namespace]
     problem = ctx.permission_problem([("create", "", "pods", "exec", ns) for ns in namespaces])
     if problem:
-        return {}, [_f(cid, Status.FAIL, "cluster", problem, "cluster")]
+        return {}, [Finding(Status.FAIL, "cluster", problem, "cluster")]
     if not pods:
-        return {}, [_f(cid, Status.SKIP, "cluster", "no Ready Kilo pod (label app.kubernetes.io/name=kilo) to exec in", "cluster")]
+        return {}, [Finding(Status.SKIP, "cluster", "no Ready Kilo pod (label app.kubernetes.io/name=kilo) to exec in", "cluster")]
     return pods, []
 
 
@@ -112,8 +109,7 @@ def judge_ip_forward(outcome: ExecOutcome) -> tuple[Status, str]:
 
 
 def ip_forward(ctx: LiveContext) -> list[Finding]:
-    cid = "node.ip-forward"
-    pods, early = _kilo_exec_precheck(ctx, cid)
+    pods, early = _kilo_exec_precheck(ctx)
     if early:
         return early
     ctx.progress("reading net.ipv4.ip_forward on the nodes")
@@ -121,11 +117,11 @@ def ip_forward(ctx: LiveContext) -> list[Finding]:
     out = []
     for node in ctx.static.nodes:
         if node.name not in outcomes:
-            out.append(_f(cid, Status.SKIP, node.name, "no Ready Kilo pod to exec in"))
+            out.append(Finding(Status.SKIP, node.name, "no Ready Kilo pod to exec in"))
             continue
         status, detail = judge_ip_forward(outcomes[node.name])
         hint = f"on {node.name}: sysctl -w net.ipv4.ip_forward=1 (and persist it in /etc/sysctl.d/)" if status == Status.FAIL else ""
-        out.append(_f(cid, status, node.name, detail, hint=hint))
+        out.append(Finding(status, node.name, detail, hint=hint))
     return out
 
 
@@ -145,20 +141,20 @@ def _names(ctx: LiveContext) -> dict[str, str]:
     return names
 
 
-def _leaders(ctx: LiveContext, cid: str) -> tuple[dict[str, dict[str, Any]], list[Finding]]:
-    pods, early = _kilo_exec_precheck(ctx, cid)
+def _leaders(ctx: LiveContext) -> tuple[dict[str, dict[str, Any]], list[Finding]]:
+    pods, early = _kilo_exec_precheck(ctx)
     if early:
         return {}, early
     t = ctx.static.topology
     if t is None:
-        return {}, [_f(cid, Status.SKIP, "cluster", f"no topology: {ctx.static.topology_error}", "cluster")]
+        return {}, [Finding(Status.SKIP, "cluster", f"no topology: {ctx.static.topology_error}", "cluster")]
     out = []
     targets = {}
     for s in t.segments:
         if s.leader_name in pods:
             targets[s.leader_name] = pods[s.leader_name]
         else:
-            out.append(_f(cid, Status.SKIP, s.leader_name, "leader has no Ready Kilo pod to exec in"))
+            out.append(Finding(Status.SKIP, s.leader_name, "leader has no Ready Kilo pod to exec in"))
     return targets, out
 
 
@@ -201,29 +197,28 @@ def _wg_hint(ctx: LiveContext, leader: str) -> str:
     return f"list the interfaces with: {ctx.kubectl} -n {ns} exec {name} -- wg show interfaces; then pass --wg-interface NAME"
 
 
-def _on_leaders(ctx: LiveContext, cid: str, what: str, command: list[str]) -> tuple[list[Finding], list[tuple[str, str, list[Any]]]]:
+def _on_leaders(ctx: LiveContext, what: str, command: list[str]) -> tuple[list[Finding], list[tuple[str, str, list[Any]]]]:
     """Run ``wg`` on every leader: findings for those where it failed or there is
     nothing to compare with, and (leader, output, expected peers) for the rest."""
-    targets, out = _leaders(ctx, cid)
+    targets, out = _leaders(ctx)
     if not targets:
         return out, []
     ctx.progress(what)
     ready = []
     for leader, outcome in sorted(_exec_on(ctx, targets, command).items()):
         if not outcome.ok:
-            out.append(_f(cid, Status.FAIL, leader, _wg_failed(ctx, outcome), hint=_wg_hint(ctx, leader)))
+            out.append(Finding(Status.FAIL, leader, _wg_failed(ctx, outcome), hint=_wg_hint(ctx, leader)))
             continue
         expected = _expected_conf(ctx, leader)
         if expected is None:
-            out.append(_f(cid, Status.SKIP, leader, "not a ready node: nothing computed to compare"))
+            out.append(Finding(Status.SKIP, leader, "not a ready node: nothing computed to compare"))
             continue
         ready.append((leader, outcome.stdout, expected))
     return out, ready
 
 
 def handshake(ctx: LiveContext) -> list[Finding]:
-    cid = "wireguard.handshake"
-    out, ready = _on_leaders(ctx, cid, "reading WireGuard handshakes on the leaders", ["wg", "show", ctx.opts.wg_interface, "dump"])
+    out, ready = _on_leaders(ctx, "reading WireGuard handshakes on the leaders", ["wg", "show", ctx.opts.wg_interface, "dump"])
     names = _names(ctx)
     peer_keys = {key_str(p.public_key) for p in ctx.static.cluster.peers if p.public_key is not None}
     now = int(time.time())
@@ -236,7 +231,7 @@ def handshake(ctx: LiveContext) -> list[Finding]:
             hint = "a Kilo Peer (laptop, phone) may just be offline; if it should be up, check its endpoint, key and persistentKeepalive"
         else:
             hint = ""
-        out.append(_f(cid, status, leader, detail, hint=hint))
+        out.append(Finding(status, leader, detail, hint=hint))
     return out
 
 
@@ -250,18 +245,17 @@ def _expected_conf(ctx: LiveContext, leader: str) -> list[Any] | None:
 
 
 def drift(ctx: LiveContext) -> list[Finding]:
-    cid = "wireguard.drift"
-    out, ready = _on_leaders(ctx, cid, "comparing the live WireGuard configuration", ["wg", "showconf", ctx.opts.wg_interface])
+    out, ready = _on_leaders(ctx, "comparing the live WireGuard configuration", ["wg", "showconf", ctx.opts.wg_interface])
     names = _names(ctx)
     for leader, stdout, expected in ready:
         fails, warns = wg.drift(wg.parse_showconf(stdout), expected, names, ctx.static.port)
         if fails:
-            out.append(_f(cid, Status.FAIL, leader, "; ".join(fails + warns),
+            out.append(Finding(Status.FAIL, leader, "; ".join(fails + warns),
                           hint=f"compare: kgctl-py showconf node {leader}  vs  wg showconf {ctx.opts.wg_interface} on {leader}; restart its Kilo pod to reconcile"))
         elif warns:
-            out.append(_f(cid, Status.WARN, leader, "; ".join(warns)))
+            out.append(Finding(Status.WARN, leader, "; ".join(warns)))
         else:
-            out.append(_f(cid, Status.PASS, leader, f"{len(expected)} peer(s) match kgctl-py's configuration"))
+            out.append(Finding(Status.PASS, leader, f"{len(expected)} peer(s) match kgctl-py's configuration"))
     return out
 
 
@@ -349,7 +343,6 @@ def _ping_places(ctx: LiveContext) -> dict[str, P.Place]:
 
 
 def pod_ping(ctx: LiveContext) -> tuple[list[Finding], dict[str, Any] | None]:
-    cid = "pod.ping"
     ns = ctx.opts.namespace or f"kgctl-py-doctor-{ctx.run_id}"
     problem = ctx.permission_problem([
         ("create", "", "namespaces", "", None),
@@ -359,7 +352,7 @@ def pod_ping(ctx: LiveContext) -> tuple[list[Finding], dict[str, Any] | None]:
         ("create", "", "pods", "exec", ns),
     ])
     if problem:
-        return [_f(cid, Status.FAIL, "cluster", problem, "cluster")], None
+        return [Finding(Status.FAIL, "cluster", problem, "cluster")], None
     client = ctx.session.client
     try:
         try:
@@ -367,14 +360,14 @@ def pod_ping(ctx: LiveContext) -> tuple[list[Finding], dict[str, Any] | None]:
             client.request("POST", "/api/v1/namespaces", body=P.namespace_manifest(ns, ctx.run_id), what=f"namespace {ns}")
         except ApiError as err:
             if err.status == 409:
-                return [_f(cid, Status.FAIL, "cluster", f"namespace {ns} already exists; doctor only uses a namespace it creates", "cluster",
+                return [Finding(Status.FAIL, "cluster", f"namespace {ns} already exists; doctor only uses a namespace it creates", "cluster",
                            hint="pick another --namespace, or delete the old one")], None
             raise
         client.request("POST", f"/apis/apps/v1/namespaces/{ns}/daemonsets", body=P.daemonset_manifest(ns, ctx.opts.image, ctx.run_id), what="daemonset kgctl-py-doctor-ping")
         pods, waiting = _wait_for_pods(ctx, ns)
         findings, data = _ping_all(ctx, ns, pods)
         for node, why in waiting.items():
-            findings.append(_f(cid, Status.FAIL, node, f"no running ping pod after {ctx.opts.timeout:g}s: {why}",
+            findings.append(Finding(Status.FAIL, node, f"no running ping pod after {ctx.opts.timeout:g}s: {why}",
                                hint=f"{ctx.kubectl} -n {ns} describe pods (image {ctx.opts.image} reachable? use --image for a local registry)"))
         return findings, data
     finally:
@@ -416,7 +409,6 @@ def _pod_state(pod: dict[str, Any]) -> str:
 
 
 def _ping_all(ctx: LiveContext, ns: str, pods: dict[str, dict[str, Any]]) -> tuple[list[Finding], dict[str, Any]]:
-    cid = "pod.ping"
     nodes = sorted(pods)
     pairs = [(a, b) for a in nodes for b in nodes if a != b]
     done = [0]
@@ -443,11 +435,11 @@ def _ping_all(ctx: LiveContext, ns: str, pods: dict[str, dict[str, Any]]) -> tup
     findings = []
     for pair in pairs:
         r = results[pair]
-        findings.append(_f(cid, r.status, f"{pair[0]} → {pair[1]}", f"{r.detail}" + (f", avg {r.rtt_ms:.1f} ms" if r.rtt_ms is not None else ""), "pair"))
+        findings.append(Finding(r.status, f"{pair[0]} → {pair[1]}", f"{r.detail}" + (f", avg {r.rtt_ms:.1f} ms" if r.rtt_ms is not None else ""), "pair"))
     for text in P.culprits(nodes, results, _ping_places(ctx), ctx.static.port):
-        findings.append(_f(cid, Status.FAIL, "cluster", text, "cluster", hint=text.split(": ", 1)[-1]))
+        findings.append(Finding(Status.FAIL, "cluster", text, "cluster", hint=text.split(": ", 1)[-1]))
     if not pairs and nodes:
-        findings.append(_f(cid, Status.PASS, nodes[0], "one node: no pairs to ping"))
+        findings.append(Finding(Status.PASS, nodes[0], "one node: no pairs to ping"))
     data = {
         "nodes": nodes,
         "rttMs": [[None if a == b else results[(a, b)].rtt_ms for b in nodes] for a in nodes],

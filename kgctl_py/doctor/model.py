@@ -5,7 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kgctl_py.doctor.live import LiveContext
+    from kgctl_py.doctor.static import StaticInput
 
 
 class Status(str, Enum):
@@ -34,40 +38,72 @@ CATEGORIES = ("k3s", "kilo", "node", "api", "wireguard", "network")
 
 @dataclass(frozen=True)
 class Finding:
-    """One verdict about one subject: a node, peer, location, pair or the cluster."""
+    """One verdict about one subject: a node, peer, location, pair or the cluster.
 
-    check: str
+    Checks leave ``check`` empty; the runner stamps the id of the check that
+    made the finding, so a check cannot report under another's name.
+    """
+
     status: Status
     subject: str
     detail: str
     kind: str = "node"
     hint: str = ""
+    check: str = ""
+
+
+# What a check's function returns: its findings, and optionally structured data
+# (e.g. the ping matrix) for the renderers.
+Outcome = list[Finding] | tuple[list[Finding], dict[str, Any] | None]
+StaticRun = Callable[["StaticInput"], Outcome]
+LiveRun = Callable[["LiveContext"], Outcome]
 
 
 @dataclass(frozen=True)
 class Check:
-    """A check declared as data; ``run`` takes the check's explicit inputs."""
+    """A check declared as data; the runner applies its contract (see ``runner.run_checks``)."""
 
     id: str
     category: str
     title: str
     severity: Severity
     hint: str
-    # Returns findings, or (findings, data) for checks with structured output.
-    run: Callable[..., Any] = field(repr=False, compare=False)
+    # Static checks take a ``StaticInput``; the others a ``LiveContext``.
+    run: StaticRun | LiveRun = field(repr=False, compare=False)
     # Needs a live API (not a snapshot), exec in pods, or the network.
     needs_api: bool = False
     needs_exec: bool = False
     needs_network: bool = False
+    # The DoctorOptions flag that must be on for the check to run, and the skip
+    # reason shown when it is off (e.g. host.ping runs only with --from-host).
+    opt_in: str = ""
+    opt_in_reason: str = ""
+    # Its data is a node x node matrix the table renderer draws (pod.ping).
+    matrix: bool = False
 
     @property
-    def doc(self) -> str:
-        return f"docs/checks/{self.id}.md"
+    def explain(self) -> str:
+        """The command that prints this check's page; works wherever kgctl-py is installed."""
+        return f"kgctl-py doctor --explain {self.id}"
 
     @property
     def static(self) -> bool:
         """Reads only objects, so it also runs on --snapshot and --static-only."""
         return not (self.needs_api or self.needs_exec or self.needs_network)
+
+    @property
+    def kind(self) -> str:
+        """What the check needs, for the docs: static, exec or network."""
+        if self.static:
+            return "static"
+        return "exec" if self.needs_exec else "network"
+
+    def cap(self, status: Status) -> Status:
+        """A finding's status, no worse than this check's severity."""
+        limit = {Severity.FAIL: Status.FAIL, Severity.WARN: Status.WARN, Severity.INFO: Status.PASS}[self.severity]
+        if status in (Status.SKIP, Status.UNKNOWN) or RANK[status] <= RANK[limit]:
+            return status
+        return limit
 
 
 @dataclass

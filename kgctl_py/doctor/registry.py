@@ -5,22 +5,25 @@ Static checks take a ``StaticInput``; the others take a ``LiveContext``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from kgctl_py.doctor import live, static
 from kgctl_py.doctor.model import Check, Finding, Severity
 
+if TYPE_CHECKING:
+    from kgctl_py.doctor.live import LiveContext
+
 FAIL, WARN, INFO = Severity.FAIL, Severity.WARN, Severity.INFO
 
 
-def _tls(ctx: Any) -> list[Finding]:
+def _tls(ctx: LiveContext) -> list[Finding]:
     from kgctl_py.doctor import tls
 
     auth = ctx.session.auth
     return tls.check(auth.server, auth.insecure, auth.ca_data, ctx.static.node_objs, ctx.opts.api_port, min(ctx.opts.timeout, 10.0))
 
 
-def _host_ping(ctx: Any) -> list[Finding]:
+def _host_ping(ctx: LiveContext) -> list[Finding]:
     from kgctl_py.doctor import hostping
 
     return hostping.check(ctx.static, ctx.opts.timeout, ctx.opts.max_concurrent_execs)
@@ -66,9 +69,10 @@ CHECKS: list[Check] = [
     Check("wireguard.drift", "wireguard", "live WireGuard config matches kgctl-py's", FAIL,
           "compare kgctl-py showconf node LEADER with wg showconf kilo0; restart the Kilo pod", live.drift, needs_api=True, needs_exec=True),
     Check("pod.ping", "network", "every pod pings every other pod", FAIL,
-          "follow the named culprit: a leader's endpoint and UDP port, or one node", live.pod_ping, needs_api=True, needs_exec=True),
+          "follow the named culprit: a leader's endpoint and UDP port, or one node", live.pod_ping, needs_api=True, needs_exec=True, matrix=True),
     Check("host.ping", "network", "this machine pings every node's WireGuard IP and endpoint", FAIL,
-          "check routes from this machine (ip route get ADDRESS)", _host_ping, needs_network=True),
+          "check routes from this machine (ip route get ADDRESS)", _host_ping, needs_network=True,
+          opt_in="from_host", opt_in_reason="pass --from-host to ping the nodes from this machine"),
 ]
 
 BY_ID = {c.id: c for c in CHECKS}

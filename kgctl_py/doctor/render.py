@@ -109,7 +109,7 @@ def render_table(results: list[CheckResult], env: Env) -> str:
         out.extend("  " + line.rstrip() for line in table.splitlines())
         out.append("")
     for r in results:
-        if r.check.id == "pod.ping" and r.data and 1 < len(r.data.get("nodes", [])) <= MATRIX_MAX_NODES:
+        if r.check.matrix and r.data and 1 < len(r.data.get("nodes", [])) <= MATRIX_MAX_NODES:
             out.append(_matrix(r.data))
             out.append("")
     hints = []
@@ -124,7 +124,7 @@ def render_table(results: list[CheckResult], env: Env) -> str:
                 continue
             seen.add(key)
             where = f" {f.subject}" if f.hint and f.subject else ""
-            hints.append(f"  {env.paint(f.status, GLYPHS[f.status])} {r.check.id}{where}: {f.hint or r.check.hint}  ({r.check.doc})")
+            hints.append(f"  {env.paint(f.status, GLYPHS[f.status])} {r.check.id}{where}: {f.hint or r.check.hint}  ({r.check.explain})")
     if hints:
         out.append("What to do:")
         out.extend(hints)
@@ -167,7 +167,7 @@ def report(results: list[CheckResult]) -> dict[str, Any]:
                 "severity": r.check.severity.value,
                 "status": r.status.value,
                 "hint": r.check.hint,
-                "doc": r.check.doc,
+                "explain": r.check.explain,
                 "findings": [
                     {"status": f.status.value, "kind": f.kind, "node": f.subject, "detail": f.detail, "hint": f.hint}
                     for f in r.findings

@@ -9,13 +9,17 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, cast
 
-from kgctl_py.doctor.model import Check, CheckResult, DoctorOptions, Finding, Observer, Status
+from kgctl_py.doctor.model import Check, CheckResult, DoctorOptions, Finding, LiveRun, Observer, Outcome, StaticRun, Status
 from kgctl_py.doctor.registry import CHECKS
 from kgctl_py.doctor.static import StaticInput, build_input
 from kgctl_py.errors import CliError, ExitCode
 from kgctl_py.mesh.model import Granularity
+
+if TYPE_CHECKING:
+    from kgctl_py.doctor.live import LiveContext
 
 
 def select(checks: list[Check], wanted: tuple[str, ...], skipped: tuple[str, ...]) -> list[Check]:
@@ -64,28 +68,46 @@ def sigterm_as_interrupt() -> Iterator[None]:
 
 
 def _skip(check: Check, why: str) -> CheckResult:
-    return CheckResult(check, [Finding(check.id, Status.SKIP, "cluster", why, "cluster")])
+    return CheckResult(check, [Finding(Status.SKIP, "cluster", why, "cluster", check=check.id)])
 
 
-def run_checks(checks: list[Check], inp: StaticInput, ctx: Any, opts: DoctorOptions, observer: Observer) -> None:
+def _why_not_run(check: Check, ctx: LiveContext | None, opts: DoctorOptions) -> str:
+    """Why a non-static check cannot run here, or '' when it can."""
+    if opts.static_only:
+        return "--static-only"
+    if check.opt_in and not getattr(opts, check.opt_in):
+        return check.opt_in_reason or f"needs --{check.opt_in.replace('_', '-')}"
+    if check.needs_api and (ctx is None or ctx.session is None):
+        return "needs a live cluster (not run on --snapshot)"
+    return ""
+
+
+def apply_contract(check: Check, outcome: Outcome) -> CheckResult:
+    """Stamp the check's id on its findings and cap their status at its severity."""
+    findings, data = outcome if isinstance(outcome, tuple) else (outcome, None)
+    stamped = [replace(f, check=check.id, status=check.cap(f.status)) for f in findings]
+    return CheckResult(check, stamped, data)
+
+
+def run_one(check: Check, inp: StaticInput, ctx: LiveContext | None) -> Outcome:
+    if check.static:
+        return cast(StaticRun, check.run)(inp)
+    assert ctx is not None
+    return cast(LiveRun, check.run)(ctx)
+
+
+def run_checks(checks: list[Check], inp: StaticInput, ctx: LiveContext | None, opts: DoctorOptions, observer: Observer) -> None:
     for check in checks:
         observer.started(check)
-        if not check.static:
-            if opts.static_only:
-                observer.finished(_skip(check, "--static-only"))
-                continue
-            if check.id == "host.ping" and not opts.from_host:
-                observer.finished(_skip(check, "pass --from-host to ping the nodes from this machine"))
-                continue
-            if check.needs_api and (ctx is None or ctx.session is None):
-                observer.finished(_skip(check, "needs a live cluster (not run on --snapshot)"))
-                continue
+        why = "" if check.static else _why_not_run(check, ctx, opts)
+        if why:
+            observer.finished(_skip(check, why))
+            continue
         try:
-            out = check.run(inp if check.static else ctx)
+            outcome = run_one(check, inp, ctx)
         except CliError as err:
-            out = [Finding(check.id, Status.FAIL, "cluster", err.message, "cluster")]
-        findings, data = out if isinstance(out, tuple) else (out, None)
-        observer.finished(CheckResult(check, list(findings), data))
+            outcome = [Finding(Status.FAIL, "cluster", err.message, "cluster")]
+        observer.finished(apply_contract(check, outcome))
 
 
 def exit_code(results: list[CheckResult]) -> int:

@@ -69,9 +69,6 @@ def build_input(
     return inp
 
 
-def _f(check: str, status: Status, subject: str, detail: str, kind: str = "node", hint: str = "") -> Finding:
-    return Finding(check, status, subject, detail, kind, hint)
-
 
 def _annotations(obj: dict[str, Any]) -> dict[str, Any]:
     notes = (obj.get("metadata") or {}).get("annotations")
@@ -103,42 +100,42 @@ def _same_ip(a: str, b: str) -> bool:
 # --- k3s ---------------------------------------------------------------------------------------
 
 
-def _servers(inp: StaticInput, cid: str, out: list[Finding]) -> Iterator[tuple[dict[str, Any], Node, list[str]]]:
+def _servers(inp: StaticInput, out: list[Finding]) -> Iterator[tuple[dict[str, Any], Node, list[str]]]:
     """K3s server nodes with their node args; a server whose args cannot be read is skipped with a finding."""
     for obj, node in zip(inp.node_objs, inp.nodes):
         args = k3s.node_args(obj)
         if not k3s.is_server(obj, args):
             continue
         if args is None:
-            out.append(_f(cid, S, node.name, "server node without a readable k3s.io/node-args annotation"))
+            out.append(Finding(S, node.name, "server node without a readable k3s.io/node-args annotation"))
             continue
         yield obj, node, args
 
 
 def k3s_tls_san(inp: StaticInput) -> list[Finding]:
-    cid, out = "k3s.tls-san", list[Finding]()
-    for obj, node, args in _servers(inp, cid, out):
+    out: list[Finding] = []
+    for obj, node, args in _servers(inp, out):
         sans = k3s.flag_values(args, "--tls-san")
         wanted = k3s.external_ips(obj, args)
         endpoint_ip = _ip_text(node.endpoint)
         if endpoint_ip and node.endpoint is not None and is_public(node.endpoint.ip) and endpoint_ip not in wanted:
             wanted.append(endpoint_ip)
         if not wanted:
-            out.append(_f(cid, W, node.name, f"cannot tell the server's public address (no external IP, no public Kilo endpoint); --tls-san is {', '.join(sans) or 'not set'}"))
+            out.append(Finding(W, node.name, f"cannot tell the server's public address (no external IP, no public Kilo endpoint); --tls-san is {', '.join(sans) or 'not set'}"))
             continue
         covered = [w for w in wanted if any(_same_ip(w, s) or w == s for s in sans)]
         if covered:
-            out.append(_f(cid, P, node.name, f"--tls-san covers {', '.join(covered)}"))
+            out.append(Finding(P, node.name, f"--tls-san covers {', '.join(covered)}"))
         else:
-            out.append(_f(cid, F, node.name, f"--tls-san {', '.join(sans) or '(none)'} does not cover the public address {', '.join(wanted)}",
+            out.append(Finding(F, node.name, f"--tls-san {', '.join(sans) or '(none)'} does not cover the public address {', '.join(wanted)}",
                           hint=f"add `--tls-san {wanted[0]}` to the K3s server (or `tls-san: [{wanted[0]}]` in /etc/rancher/k3s/config.yaml) and restart k3s"))
     if not out:
-        out.append(_f(cid, S, "cluster", "no K3s server node found (no k3s.io/node-args starting with 'server', no control-plane label)", "cluster"))
+        out.append(Finding(S, "cluster", "no K3s server node found (no k3s.io/node-args starting with 'server', no control-plane label)", "cluster"))
     return out
 
 
 def k3s_node_external_ip(inp: StaticInput) -> list[Finding]:
-    cid, out = "k3s.node-external-ip", []
+    out: list[Finding] = []
     # Only leaders are reached from other locations; a member's traffic goes through its leader.
     leaders = {s.leader_name: s.location.split(":", 1)[1] for s in inp.topology.segments} if inp.topology is not None else None
     followers = {} if inp.topology is None else {h: s.leader_name for s in inp.topology.segments for h in s.hostnames if h != s.leader_name}
@@ -147,56 +144,56 @@ def k3s_node_external_ip(inp: StaticInput) -> list[Finding]:
         declared = k3s.external_ips(obj, args)
         endpoint = node.endpoint
         if not declared and leaders is not None and node.name in followers:
-            out.append(_f(cid, P, node.name, f"no external IP; not a leader: other locations reach it through {followers[node.name]}"))
+            out.append(Finding(P, node.name, f"no external IP; not a leader: other locations reach it through {followers[node.name]}"))
             continue
         if not declared:
-            out.append(_f(cid, W, node.name, "no external IP declared (no k3s.io/external-ip, no ExternalIP address, no --node-external-ip)",
+            out.append(Finding(W, node.name, "no external IP declared (no k3s.io/external-ip, no ExternalIP address, no --node-external-ip)",
                           hint=f"start K3s on {node.name} with `--node-external-ip <public IP>`"))
             continue
         if endpoint is None:
-            out.append(_f(cid, P, node.name, f"external IP {', '.join(declared)} (no Kilo endpoint to compare)"))
+            out.append(Finding(P, node.name, f"external IP {', '.join(declared)} (no Kilo endpoint to compare)"))
         elif endpoint.dns is not None:
-            out.append(_f(cid, P, node.name, f"external IP {', '.join(declared)}; Kilo endpoint is the DNS name {endpoint.dns}"))
+            out.append(Finding(P, node.name, f"external IP {', '.join(declared)}; Kilo endpoint is the DNS name {endpoint.dns}"))
         elif any(_same_ip(d, str(endpoint.ip)) for d in declared):
-            out.append(_f(cid, P, node.name, f"external IP {', '.join(declared)} matches the Kilo endpoint {endpoint}"))
+            out.append(Finding(P, node.name, f"external IP {', '.join(declared)} matches the Kilo endpoint {endpoint}"))
         else:
-            out.append(_f(cid, F, node.name, f"external IP {', '.join(declared)} disagrees with the Kilo endpoint {endpoint}",
+            out.append(Finding(F, node.name, f"external IP {', '.join(declared)} disagrees with the Kilo endpoint {endpoint}",
                           hint=f"kubectl annotate node {node.name} --overwrite {ann.FORCE_ENDPOINT}={declared[0]}:{endpoint.port}"))
     return out
 
 
 def k3s_metrics_bind_address(inp: StaticInput) -> list[Finding]:
-    cid, out = "k3s.metrics-bind-address", []
+    out: list[Finding] = []
     for obj, node in zip(inp.node_objs, inp.nodes):
         args = k3s.node_args(obj)
         if args is None:
-            out.append(_f(cid, S, node.name, "no readable k3s.io/node-args annotation"))
+            out.append(Finding(S, node.name, "no readable k3s.io/node-args annotation"))
             continue
         values = [v.split("=", 1)[1] for v in k3s.flag_values(args, "--kube-proxy-arg") if v.startswith("metrics-bind-address=")]
         if any(v.startswith("0.0.0.0") for v in values):
-            out.append(_f(cid, P, node.name, "kube-proxy metrics-bind-address=0.0.0.0"))
+            out.append(Finding(P, node.name, "kube-proxy metrics-bind-address=0.0.0.0"))
         else:
             now = f"metrics-bind-address={values[-1]}" if values else "no metrics-bind-address"
-            out.append(_f(cid, F, node.name, f"kube-proxy has {now}; metrics are not reachable from other nodes",
+            out.append(Finding(F, node.name, f"kube-proxy has {now}; metrics are not reachable from other nodes",
                           hint=f"start K3s on {node.name} with `--kube-proxy-arg metrics-bind-address=0.0.0.0`"))
     return out
 
 
 def k3s_flannel_backend(inp: StaticInput) -> list[Finding]:
-    cid, out = "k3s.flannel-backend", list[Finding]()
+    out: list[Finding] = []
     kilo = any(n.key is not None for n in inp.nodes)
-    for _, node, args in _servers(inp, cid, out):
+    for _, node, args in _servers(inp, out):
         backends = k3s.flag_values(args, "--flannel-backend")
         backend = backends[-1] if backends else "vxlan (the default)"
         if backend == "none":
-            out.append(_f(cid, P, node.name, "--flannel-backend none"))
+            out.append(Finding(P, node.name, "--flannel-backend none"))
         elif not kilo:
-            out.append(_f(cid, P, node.name, f"--flannel-backend {backend}; no node carries a Kilo key, so Kilo is not the CNI"))
+            out.append(Finding(P, node.name, f"--flannel-backend {backend}; no node carries a Kilo key, so Kilo is not the CNI"))
         else:
-            out.append(_f(cid, F, node.name, f"--flannel-backend {backend}, but Kilo is the CNI: flannel and Kilo both route pod traffic",
+            out.append(Finding(F, node.name, f"--flannel-backend {backend}, but Kilo is the CNI: flannel and Kilo both route pod traffic",
                           hint=f"restart the K3s server {node.name} with `--flannel-backend none`"))
     if not out:
-        out.append(_f(cid, S, "cluster", "no K3s server node found", "cluster"))
+        out.append(Finding(S, "cluster", "no K3s server node found", "cluster"))
     return out
 
 
@@ -205,13 +202,13 @@ def k3s_flannel_backend(inp: StaticInput) -> list[Finding]:
 
 def kilo_crd(inp: StaticInput) -> list[Finding]:
     if inp.crd_present:
-        return [_f("kilo.crd", P, "peers.kilo.squat.ai", "the Peer CRD is installed", "cluster")]
-    return [_f("kilo.crd", F, "peers.kilo.squat.ai", "the Peer CRD is not installed: kgctl and Kilo cannot read Peers", "cluster",
+        return [Finding(P, "peers.kilo.squat.ai", "the Peer CRD is installed", "cluster")]
+    return [Finding(F, "peers.kilo.squat.ai", "the Peer CRD is not installed: kgctl and Kilo cannot read Peers", "cluster",
                hint="kubectl apply -f https://raw.githubusercontent.com/squat/kilo/main/manifests/crds.yaml")]
 
 
 def kilo_annotations(inp: StaticInput) -> list[Finding]:
-    cid, out = "kilo.annotations", []
+    out: list[Finding] = []
     for obj, node in zip(inp.node_objs, inp.nodes):
         notes = _annotations(obj)
         bad: list[str] = []
@@ -252,49 +249,48 @@ def kilo_annotations(inp: StaticInput) -> list[Finding]:
         elif not isinstance(subnet, str) or parse_network(subnet) is None:
             bad.append(f"spec.podCIDR={subnet!r} is not a CIDR")
         if bad:
-            out.append(_f(cid, F, node.name, "; ".join(bad + soft),
+            out.append(Finding(F, node.name, "; ".join(bad + soft),
                           hint=f"check the Kilo pod on {node.name} (kubectl -n kube-system logs -l app.kubernetes.io/name=kilo --field-selector spec.nodeName={node.name}); fix or remove forced annotations with kubectl annotate node {node.name} KEY-"))
         elif soft:
-            out.append(_f(cid, W, node.name, "; ".join(soft)))
+            out.append(Finding(W, node.name, "; ".join(soft)))
         else:
-            out.append(_f(cid, P, node.name, "key, endpoint, internal-ip, last-seen and granularity parse"))
+            out.append(Finding(P, node.name, "key, endpoint, internal-ip, last-seen and granularity parse"))
     return out
 
 
 def kilo_last_seen(inp: StaticInput) -> list[Finding]:
-    cid, out = "kilo.last-seen", []
+    out: list[Finding] = []
     when = "at capture time" if inp.snapshot else "by this machine's clock"
     ages = []
     for obj, node in zip(inp.node_objs, inp.nodes):
         raw = _annotations(obj).get(ann.LAST_SEEN)
         if raw is None or node.last_seen == 0:
-            out.append(_f(cid, F, node.name, "no usable last-seen: Kilo has not checked in", hint=f"check that the Kilo pod runs on {node.name}"))
+            out.append(Finding(F, node.name, "no usable last-seen: Kilo has not checked in", hint=f"check that the Kilo pod runs on {node.name}"))
             continue
         age = inp.now - node.last_seen
         ages.append(age)
         if age < -SKEW_TOLERANCE:
-            out.append(_f(cid, W, node.name, f"last seen {age_text(age)} in the future {when}: the clock of {node.name} or of this machine is skewed",
+            out.append(Finding(W, node.name, f"last seen {age_text(age)} in the future {when}: the clock of {node.name} or of this machine is skewed",
                           hint="sync the clocks (timedatectl set-ntp true) on the node and on the machine running doctor"))
         elif age >= READY_WINDOW_SECONDS:
-            out.append(_f(cid, F, node.name, f"last seen {age_text(age)} ago {when} (limit {READY_WINDOW_SECONDS}s): Kilo drops the node from the mesh",
+            out.append(Finding(F, node.name, f"last seen {age_text(age)} ago {when} (limit {READY_WINDOW_SECONDS}s): Kilo drops the node from the mesh",
                           hint=f"check the Kilo pod on {node.name}; if every node looks stale, check this machine's clock (date -u)"))
         else:
-            out.append(_f(cid, P, node.name, f"last seen {age_text(age)} ago"))
+            out.append(Finding(P, node.name, f"last seen {age_text(age)} ago"))
     stale = [a for a in ages if a >= READY_WINDOW_SECONDS]
     if ages and len(stale) == len(ages) and len(ages) > 1 and not inp.snapshot:
         # Every node stale by about the same amount: more likely our clock than the mesh.
         spread = max(ages) - min(ages)
         if spread < 2 * READY_WINDOW_SECONDS:
-            out.append(_f(cid, W, "cluster", f"every node looks {age_text(min(ages))}+ stale: the clock of the machine running doctor may be ahead (clock skew)", "cluster",
+            out.append(Finding(W, "cluster", f"every node looks {age_text(min(ages))}+ stale: the clock of the machine running doctor may be ahead (clock skew)", "cluster",
                           hint="compare `date -u` here with a node's; or pass --now"))
     return out
 
 
 def kilo_endpoint(inp: StaticInput) -> list[Finding]:
-    cid = "kilo.endpoint"
     t = inp.topology
     if t is None:
-        return [_f(cid, S, "cluster", f"no topology to judge: {inp.topology_error}", "cluster")]
+        return [Finding(S, "cluster", f"no topology to judge: {inp.topology_error}", "cluster")]
     out = []
     multi = len(t.segments) > 1
     for s in t.segments:
@@ -316,16 +312,15 @@ def kilo_endpoint(inp: StaticInput) -> list[Finding]:
                     problems.append(f"leader {leader}'s endpoint {ep} is private; other locations cannot reach it")
         if problems:
             port = ep.port if ep is not None else inp.port
-            out.append(_f(cid, F, subject, "; ".join(problems), kind,
+            out.append(Finding(F, subject, "; ".join(problems), kind,
                           hint=f"kubectl annotate node {leader} --overwrite {ann.FORCE_ENDPOINT}=<public IP>:{port}"))
         else:
             note = "" if multi else " (one location: it need not be public)"
-            out.append(_f(cid, P, subject, f"leader {leader} endpoint {ep}{note}", kind))
+            out.append(Finding(P, subject, f"leader {leader} endpoint {ep}{note}", kind))
     return out
 
 
 def kilo_nat_keepalive(inp: StaticInput) -> list[Finding]:
-    cid = "kilo.nat-keepalive"
     t = inp.topology
     out = []
     discovered: dict[str, set[str]] = {}
@@ -349,11 +344,11 @@ def kilo_nat_keepalive(inp: StaticInput) -> list[Finding]:
             node = nodes[s.leader_name]
             reason = nat_reason(node.endpoint, node.key)
             if not reason:
-                out.append(_f(cid, P, node.name, f"endpoint {node.endpoint} looks directly reachable"))
+                out.append(Finding(P, node.name, f"endpoint {node.endpoint} looks directly reachable"))
             elif node.keepalive_ns > 0:
-                out.append(_f(cid, P, node.name, f"{reason}; persistent-keepalive is set"))
+                out.append(Finding(P, node.name, f"{reason}; persistent-keepalive is set"))
             else:
-                out.append(_f(cid, W, node.name, f"looks NAT'd ({reason}) but has no persistent-keepalive",
+                out.append(Finding(W, node.name, f"looks NAT'd ({reason}) but has no persistent-keepalive",
                               hint=f"kubectl annotate node {node.name} --overwrite {ann.PERSISTENT_KEEPALIVE}=25"))
     for peer in inp.cluster.peers:
         if peer.endpoint is None:
@@ -361,21 +356,20 @@ def kilo_nat_keepalive(inp: StaticInput) -> list[Finding]:
         else:
             reason = nat_reason(peer.endpoint, peer.public_key)
         if not reason:
-            out.append(_f(cid, P, peer.name, f"endpoint {peer.endpoint} looks directly reachable", "peer"))
+            out.append(Finding(P, peer.name, f"endpoint {peer.endpoint} looks directly reachable", "peer"))
         elif peer.keepalive_ns > 0:
-            out.append(_f(cid, P, peer.name, f"{reason}; persistentKeepalive is set", "peer"))
+            out.append(Finding(P, peer.name, f"{reason}; persistentKeepalive is set", "peer"))
         else:
-            out.append(_f(cid, W, peer.name, f"looks NAT'd ({reason}) but has no persistentKeepalive", "peer",
+            out.append(Finding(W, peer.name, f"looks NAT'd ({reason}) but has no persistentKeepalive", "peer",
                           hint=f"kubectl patch peer {peer.name} --type merge -p '{{\"spec\":{{\"persistentKeepalive\":25}}}}'"))
     if not out:
-        out.append(_f(cid, P, "cluster", "one location and no peers: nothing crosses a NAT", "cluster"))
+        out.append(Finding(P, "cluster", "one location and no peers: nothing crosses a NAT", "cluster"))
     return out
 
 
 def kilo_location(inp: StaticInput) -> list[Finding]:
-    cid = "kilo.location"
     if inp.topology is not None and all(s.location.startswith("node:") for s in inp.topology.segments) and inp.granularity != Granularity.LOCATION:
-        return [_f(cid, P, "cluster", "full granularity: every node is its own location", "cluster")]
+        return [Finding(P, "cluster", "full granularity: every node is its own location", "cluster")]
     groups: dict[str, list[Node]] = {}
     for node in inp.nodes:
         if node.internal_ip is not None:
@@ -395,18 +389,17 @@ def kilo_location(inp: StaticInput) -> list[Finding]:
         name = location or '""'
         if len(nets) > 1:
             parts = "; ".join(f"{net}: {', '.join(names)}" for net, names in sorted(nets.items()))
-            out.append(_f(cid, W, name, f"nodes of one location are in different networks ({parts}); Kilo routes between them over their private IPs without WireGuard", "location",
+            out.append(Finding(W, name, f"nodes of one location are in different networks ({parts}); Kilo routes between them over their private IPs without WireGuard", "location",
                           hint="give nodes that cannot reach each other privately different locations: kubectl annotate node NODE kilo.squat.ai/location=NAME"))
         elif public:
-            out.append(_f(cid, W, name, f"internal IP is public: {', '.join(public)}", "location",
+            out.append(Finding(W, name, f"internal IP is public: {', '.join(public)}", "location",
                           hint="set the private address: kubectl annotate node NODE kilo.squat.ai/force-internal-ip=IP/PREFIX"))
         else:
-            out.append(_f(cid, P, name, f"{len(members)} node(s) in {next(iter(nets))}", "location"))
+            out.append(Finding(P, name, f"{len(members)} node(s) in {next(iter(nets))}", "location"))
     return out
 
 
 def kilo_granularity(inp: StaticInput) -> list[Finding]:
-    cid = "kilo.granularity"
     values: dict[str, list[str]] = {}
     for node in inp.nodes:
         # A missing or unknown value is kilo.annotations' finding.
@@ -414,7 +407,7 @@ def kilo_granularity(inp: StaticInput) -> list[Finding]:
             values.setdefault(node.granularity, []).append(node.name)
     if len(values) <= 1:
         value = next(iter(values), "(none set)")
-        return [_f(cid, P, "cluster", f"all nodes agree: {value}", "cluster")]
+        return [Finding(P, "cluster", f"all nodes agree: {value}", "cluster")]
     # The majority is probably right; name the others.
     majority = max(values, key=lambda v: (len(values[v]), v))
     out = []
@@ -422,7 +415,7 @@ def kilo_granularity(inp: StaticInput) -> list[Finding]:
         if value == majority:
             continue
         for name in names:
-            out.append(_f(cid, F, name, f"granularity {value}, but {len(values[majority])} node(s) have {majority}",
+            out.append(Finding(F, name, f"granularity {value}, but {len(values[majority])} node(s) have {majority}",
                           hint=f"run every Kilo with the same --mesh-granularity ({majority})"))
     return out
 
@@ -437,7 +430,6 @@ class _Range:
 
 
 def kilo_cidr_overlap(inp: StaticInput) -> list[Finding]:
-    cid = "kilo.cidr-overlap"
     subnet = parse_network(DEFAULT_SUBNET)
     for node in inp.nodes:
         if node.wireguard_ip is not None:
@@ -471,12 +463,12 @@ def kilo_cidr_overlap(inp: StaticInput) -> list[Finding]:
     for r in ranges:
         if widest is not None and r.start <= widest.end and r.owner != widest.owner:
             kind, name = _subject(r.owner)
-            out.append(_f(cid, F, name, f"{r.what} overlaps {widest.what}", kind,
+            out.append(Finding(F, name, f"{r.what} overlaps {widest.what}", kind,
                           hint="change one of the ranges: pod CIDRs (--cluster-cidr), Kilo's --subnet, kilo.squat.ai/allowed-location-ips or the Peer's allowedIPs"))
         if widest is None or r.end > widest.end:
             widest = r
     if not out:
-        out.append(_f(cid, P, "cluster", f"{len(ranges)} ranges, no overlap", "cluster"))
+        out.append(Finding(P, "cluster", f"{len(ranges)} ranges, no overlap", "cluster"))
     return out
 
 
@@ -488,10 +480,9 @@ def _subject(owner: str) -> tuple[str, str]:
 
 
 def kilo_peers(inp: StaticInput) -> list[Finding]:
-    cid = "kilo.peers"
     out = []
     for bad in inp.cluster.invalid_peers:
-        out.append(_f(cid, F, bad.name, f"invalid Peer, Kilo ignores it: {bad.reason}", "peer",
+        out.append(Finding(F, bad.name, f"invalid Peer, Kilo ignores it: {bad.reason}", "peer",
                       hint=f"kubectl edit peer {bad.name}"))
     owners: dict[bytes, list[tuple[str, str]]] = {}
     for node in inp.nodes:
@@ -504,10 +495,10 @@ def kilo_peers(inp: StaticInput) -> list[Finding]:
         if len(who) > 1:
             names = ", ".join(f"{k} {n}" for k, n in who)
             for kind, name in who[1:]:
-                out.append(_f(cid, F, name, f"public key {key_str(key)[:8]}… is shared by {names}: WireGuard can only route to one of them", kind,
+                out.append(Finding(F, name, f"public key {key_str(key)[:8]}… is shared by {names}: WireGuard can only route to one of them", kind,
                               hint="give each node and peer its own key pair (wg genkey | wg pubkey)"))
     if not out:
-        out.append(_f(cid, P, "cluster", f"{len(inp.cluster.peers)} valid peer(s), no shared keys", "cluster"))
+        out.append(Finding(P, "cluster", f"{len(inp.cluster.peers)} valid peer(s), no shared keys", "cluster"))
     return out
 
 
@@ -515,24 +506,23 @@ def kilo_peers(inp: StaticInput) -> list[Finding]:
 
 
 def node_ready(inp: StaticInput) -> list[Finding]:
-    cid, out = "node.ready", []
+    out: list[Finding] = []
     for obj, node in zip(inp.node_objs, inp.nodes):
         conditions = (obj.get("status") or {}).get("conditions") or []
         ready = next((c for c in conditions if isinstance(c, dict) and c.get("type") == "Ready"), None)
         if ready is None:
-            out.append(_f(cid, F, node.name, "no Ready condition reported", hint=f"kubectl describe node {node.name}"))
+            out.append(Finding(F, node.name, "no Ready condition reported", hint=f"kubectl describe node {node.name}"))
         elif ready.get("status") == "True":
-            out.append(_f(cid, P, node.name, "Ready"))
+            out.append(Finding(P, node.name, "Ready"))
         else:
             why = ready.get("message") or ready.get("reason") or ready.get("status")
-            out.append(_f(cid, F, node.name, f"not Ready: {why}", hint=f"kubectl describe node {node.name}; journalctl -u k3s-agent on the node"))
+            out.append(Finding(F, node.name, f"not Ready: {why}", hint=f"kubectl describe node {node.name}; journalctl -u k3s-agent on the node"))
     return out
 
 
 def kilo_daemonset(inp: StaticInput) -> list[Finding]:
-    cid = "kilo.daemonset"
     if not inp.pods_listed:
-        return [_f(cid, S, "cluster", "no pods in the input (a snapshot without Kilo pods)", "cluster")]
+        return [Finding(S, "cluster", "no pods in the input (a snapshot without Kilo pods)", "cluster")]
     by_node: dict[str, list[dict[str, Any]]] = {}
     for pod in inp.pods:
         by_node.setdefault(str((pod.get("spec") or {}).get("nodeName") or ""), []).append(pod)
@@ -541,14 +531,14 @@ def kilo_daemonset(inp: StaticInput) -> list[Finding]:
         pods = by_node.get(node.name, [])
         ready = [p for p in pods if pod_ready(p)]
         if len(ready) == 1:
-            out.append(_f(cid, P, node.name, f"Kilo pod {ready[0]['metadata']['name']} is Ready"))
+            out.append(Finding(P, node.name, f"Kilo pod {ready[0]['metadata']['name']} is Ready"))
         elif not pods:
-            out.append(_f(cid, F, node.name, "no Kilo pod on this node", hint=f"kubectl -n kube-system get ds kilo; kubectl describe node {node.name} (taints?)"))
+            out.append(Finding(F, node.name, "no Kilo pod on this node", hint=f"kubectl -n kube-system get ds kilo; kubectl describe node {node.name} (taints?)"))
         elif not ready:
             phases = ", ".join(f"{p['metadata'].get('name')} {(p.get('status') or {}).get('phase', '?')}" for p in pods)
-            out.append(_f(cid, F, node.name, f"Kilo pod not Ready: {phases}", hint=f"kubectl -n kube-system logs {pods[0]['metadata'].get('name')}"))
+            out.append(Finding(F, node.name, f"Kilo pod not Ready: {phases}", hint=f"kubectl -n kube-system logs {pods[0]['metadata'].get('name')}"))
         else:
-            out.append(_f(cid, W, node.name, f"{len(ready)} Ready Kilo pods on one node"))
+            out.append(Finding(W, node.name, f"{len(ready)} Ready Kilo pods on one node"))
     return out
 
 

@@ -83,24 +83,23 @@ def targets(server_url: str, node_objs: list[dict[str, Any]], api_port: int) -> 
 
 
 def check(server_url: str, insecure: bool, ca_data: bytes | None, node_objs: list[dict[str, Any]], api_port: int, timeout: float) -> list[Finding]:
-    cid = "api.tls-san"
     out = []
     for subject, host, port, kind in targets(server_url, node_objs, api_port):
         where = f"{host}:{port}"
         if kind == "http":
-            out.append(Finding(cid, Status.SKIP, subject, f"the kubeconfig server {server_url} is plain HTTP", "cluster"))
+            out.append(Finding(Status.SKIP, subject, f"the kubeconfig server {server_url} is plain HTTP", "cluster"))
             continue
         if insecure:
-            out.append(Finding(cid, Status.SKIP, subject, "insecure-skip-tls-verify is set: nothing verifies the certificate", "cluster" if kind == "cluster" else kind))
+            out.append(Finding(Status.SKIP, subject, "insecure-skip-tls-verify is set: nothing verifies the certificate", "cluster" if kind == "cluster" else kind))
             continue
         sans, why = probe(host, port, ca_data, timeout)
         fkind = "cluster" if kind == "cluster" else "node"
         if sans is None:
-            out.append(Finding(cid, Status.FAIL, subject, why, fkind, hint="check that the API server listens there and that the kubeconfig's CA is the cluster's"))
+            out.append(Finding(Status.FAIL, subject, why, fkind, hint="check that the API server listens there and that the kubeconfig's CA is the cluster's"))
         elif covers(sans, host):
-            out.append(Finding(cid, Status.PASS, subject, f"the certificate at {where} covers {host}", fkind))
+            out.append(Finding(Status.PASS, subject, f"the certificate at {where} covers {host}", fkind))
         else:
             names = ", ".join(v for _, v in sans) or "no subjectAltNames"
-            out.append(Finding(cid, Status.FAIL, subject, f"the certificate at {where} does not cover {host} (it has {names})", fkind,
+            out.append(Finding(Status.FAIL, subject, f"the certificate at {where} does not cover {host} (it has {names})", fkind,
                                hint=f"add `--tls-san {host}` to the K3s server and restart it (K3s reissues the certificate)"))
     return out

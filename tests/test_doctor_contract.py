@@ -1,0 +1,63 @@
+"""The runner applies every check's contract: it stamps the id, caps the status, and
+skips by the check's own fields, never by special cases on ids."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import doctor_fixtures as fx
+import pytest
+
+from kgctl_py.doctor import explain
+from kgctl_py.doctor.model import Check, DoctorOptions, Finding, Observer, Severity, Status
+from kgctl_py.doctor.registry import BY_ID, CHECKS
+from kgctl_py.doctor.runner import apply_contract, run_checks
+from kgctl_py.doctor.static import build_input
+
+
+def _over_reporting(inp):
+    return [Finding(Status.FAIL, "n1", "worse than allowed"), Finding(Status.PASS, "n2", "fine"), Finding(Status.SKIP, "n3", "no data")]
+
+
+@pytest.mark.parametrize(("severity", "capped"), [(Severity.FAIL, Status.FAIL), (Severity.WARN, Status.WARN), (Severity.INFO, Status.PASS)])
+def test_runner_caps_findings_at_the_checks_severity(severity, capped):
+    check = Check("test.cap", "kilo", "t", severity, "h", _over_reporting)
+    result = apply_contract(check, _over_reporting(None))
+    assert [f.status for f in result.findings] == [capped, Status.PASS, Status.SKIP]
+    assert {f.check for f in result.findings} == {"test.cap"}
+
+
+def test_runner_stamps_the_check_id_even_over_a_wrong_one():
+    check = Check("test.stamp", "kilo", "t", Severity.FAIL, "h", lambda inp: [Finding(Status.PASS, "x", "y", check="other.id")])
+    observer = Observer()
+    inp = build_input(*fx.split(fx.healthy())[:2], now=fx.CAPTURED_AT)
+    run_checks([check], inp, None, DoctorOptions(), observer)
+    assert [f.check for f in observer.results[0].findings] == ["test.stamp"]
+
+
+def test_opt_in_checks_are_skipped_with_their_own_reason():
+    calls = []
+    check = Check("test.opt", "network", "t", Severity.FAIL, "h", lambda ctx: calls.append(ctx) or [], needs_network=True,
+                  opt_in="from_host", opt_in_reason="pass --from-host to try")
+    observer = Observer()
+    inp = build_input(*fx.split(fx.healthy())[:2], now=fx.CAPTURED_AT)
+    run_checks([check], inp, None, DoctorOptions(from_host=False), observer)
+    assert not calls
+    [finding] = observer.results[0].findings
+    assert finding.status == Status.SKIP and finding.detail == "pass --from-host to try"
+
+
+def test_registry_ids_are_unique_and_every_check_has_a_page():
+    assert len(BY_ID) == len(CHECKS)
+    for check in CHECKS:
+        page = explain.page(check)
+        assert page.startswith(f"# `{check.id}`: {check.title}\n")
+        assert f"severity `{check.severity.value}`" in page and "## What it checks" in page and "## Fix" in page
+
+
+def test_explain_prints_the_page_and_rejects_unknown_ids():
+    ok = subprocess.run([sys.executable, "-m", "kgctl_py", "doctor", "--explain", "kilo.peers"], capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0 and ok.stdout == explain.page(BY_ID["kilo.peers"])
+    bad = subprocess.run([sys.executable, "-m", "kgctl_py", "doctor", "--explain", "kilo.nope"], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and bad.stdout == "" and len(bad.stderr.strip().splitlines()) == 1 and "kilo.peers" in bad.stderr
