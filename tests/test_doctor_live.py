@@ -238,3 +238,34 @@ def test_api_tls_san_real_handshakes_on_loopback():
         found = {f["node"]: f for f in findings(report(proc), "api.tls-san")}
         assert found["kubeconfig"]["status"] == "pass" and found["srv1"]["status"] == "pass"
         assert f"127.0.0.1:{ds.srv.port} covers 127.0.0.1" in found["srv1"]["detail"]
+
+
+@pytest.mark.parametrize("mode", [(), ("--static-only",)], ids=["live", "static-only"])
+def test_forbidden_pods_fail_their_checks_and_the_rest_still_report(mode):
+    """RBAC allows nodes, Peers and the CRD but not listing pods: a report, not exit 4."""
+    with DoctorServer(nodes=healthy_nodes()) as ds:
+        ds.srv.rbac = [("list", "", "nodes"), ("get", "apiextensions.k8s.io", "customresourcedefinitions"), ("list", "kilo.squat.ai", "peers")]
+        proc = doctor(ds, "-o", "json", *NO_TLS, *mode)
+        assert proc.returncode == 1, proc.stdout + proc.stderr
+        assert "Traceback" not in proc.stderr
+        doc = report(proc)
+        assert status_of(doc, "kilo.endpoint") == "pass" and status_of(doc, "node.ready") == "pass"
+        [daemonset] = findings(doc, "kilo.daemonset")
+        assert daemonset["status"] == "fail" and "forbidden" in daemonset["detail"].lower()
+        assert daemonset["hint"].endswith("auth can-i list pods --all-namespaces")
+        # The command in the hint works when pasted: the real kubectl answers it.
+        command = daemonset["hint"].split(": ", 1)[1]
+        can_i = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=60)
+        assert can_i.stdout.strip() == "no", can_i.stdout + can_i.stderr
+        if not mode:
+            [ip_forward] = findings(doc, "node.ip-forward")
+            assert ip_forward["status"] == "fail" and "cannot list the Kilo pods" in ip_forward["detail"]
+
+
+def test_no_nodes_is_a_failure_not_a_pass(tmp_path):
+    snapshot = tmp_path / "empty.yaml"
+    snapshot.write_text("apiVersion: v1\nkind: List\nitems: null\n")
+    proc = subprocess.run(["kgctl-py", "--snapshot", str(snapshot), "doctor", "-o", "json"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    [finding] = findings(report(proc), "node.ready")
+    assert finding["status"] == "fail" and "no nodes" in finding["detail"]

@@ -111,3 +111,20 @@ def test_graph_and_showconf_never_import_doctor():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.stdout.startswith("digraph"), proc.stderr
     assert proc.stderr.endswith("[]"), proc.stderr
+
+
+def test_a_hint_shared_by_many_subjects_is_printed_once_naming_them_all():
+    check = Check("kilo.peers", "kilo", "t", Severity.FAIL, "generic hint", lambda i: [])
+    shared = "give each node and peer its own key pair (wg genkey | wg pubkey)"
+    findings = [Finding(Status.FAIL, f"n{i}", "shared key", hint=shared, check="kilo.peers") for i in range(11)]
+    findings.append(Finding(Status.FAIL, "cluster", "no hint of its own", "cluster", check="kilo.peers"))
+    text = render_table([CheckResult(check, findings)], Env())
+    hints = text.split("What to do:")[1]
+    assert hints.count(shared) == 1 and hints.count("generic hint") == 1
+    assert "n0, n1, n2, n3, n4, n5, n6, n7 and 3 more: " + shared in hints
+
+
+def test_the_table_has_a_legend_of_its_glyphs():
+    text = render_table(_results(), Env())
+    table, _ = text.split("What to do:")
+    assert table.rstrip().splitlines()[-1] == "(✔ pass  ‼ warn  × fail  - skip  ? unknown)"

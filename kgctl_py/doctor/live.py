@@ -82,6 +82,8 @@ def _exec_on(ctx: LiveContext, targets: dict[str, dict[str, Any]], command: list
 
 
 def _kilo_exec_precheck(ctx: LiveContext) -> tuple[dict[str, dict[str, Any]], list[Finding]]:
+    if ctx.static.pods_problem:
+        return {}, [Finding(Status.FAIL, "cluster", ctx.static.pods_problem, "cluster")]
     pods = ctx.kilo_pods()
     namespaces = sorted({p["metadata"].get("namespace", ctx.opts.kilo_namespace) for p in pods.values()}) or [ctx.opts.kilo_namespace]
     problem = ctx.permission_problem([("create", "", "pods", "exec", ns) for ns in namespaces])

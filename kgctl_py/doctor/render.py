@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from kgctl_py.doctor.model import CATEGORIES, CheckResult, Status, worst
+from kgctl_py.doctor.model import CATEGORIES, RANK, CheckResult, Status, worst
 
 SCHEMA_VERSION = "kgctl-py.squat.ai/v1"
 GLYPHS = {Status.PASS: "✔", Status.WARN: "‼", Status.FAIL: "×", Status.SKIP: "-", Status.UNKNOWN: "?"}
@@ -112,19 +112,9 @@ def render_table(results: list[CheckResult], env: Env) -> str:
         if r.check.matrix and r.data and 1 < len(r.data.get("nodes", [])) <= MATRIX_MAX_NODES:
             out.append(_matrix(r.data))
             out.append("")
-    hints = []
-    seen: set[str] = set()
-    for r in results:
-        for f in r.findings:
-            if f.status not in (Status.FAIL, Status.WARN):
-                continue
-            # A finding's own hint names its subject; the check's generic hint is shown once.
-            key = f"{r.check.id}\0{f.subject}\0{f.hint}" if f.hint else f"{r.check.id}\0"
-            if key in seen:
-                continue
-            seen.add(key)
-            where = f" {f.subject}" if f.hint and f.subject else ""
-            hints.append(f"  {env.paint(f.status, GLYPHS[f.status])} {r.check.id}{where}: {f.hint or r.check.hint}  ({r.check.explain})")
+    out.append(LEGEND)
+    out.append("")
+    hints = _hints(results, env)
     if hints:
         out.append("What to do:")
         out.extend(hints)
@@ -132,6 +122,33 @@ def render_table(results: list[CheckResult], env: Env) -> str:
     c = summary(results)
     out.append(f"{c['pass']} passed, {c['warn']} warnings, {c['fail']} failed, {c['skip']} skipped" + (f", {c['unknown']} unknown" if c["unknown"] else ""))
     return "\n".join(out) + "\n"
+
+
+LEGEND = "(" + "  ".join(f"{GLYPHS[s]} {s.value}" for s in (Status.PASS, Status.WARN, Status.FAIL, Status.SKIP, Status.UNKNOWN)) + ")"
+# Subjects named in one grouped hint before "and N more".
+HINT_SUBJECTS = 8
+
+
+def _hints(results: list[CheckResult], env: Env) -> list[str]:
+    """One line per check and distinct hint, naming every subject it applies to once."""
+    lines = []
+    for r in results:
+        groups: dict[str, tuple[Status, list[str]]] = {}
+        for f in r.findings:
+            if f.status not in (Status.FAIL, Status.WARN):
+                continue
+            # A finding without its own hint gets the check's generic one, shown once.
+            hint = f.hint or r.check.hint
+            status, subjects = groups.setdefault(hint, (f.status, []))
+            if f.hint and f.subject and f.subject not in subjects:
+                subjects.append(f.subject)
+            if RANK[f.status] > RANK[status]:
+                groups[hint] = (f.status, subjects)
+        for hint, (status, subjects) in groups.items():
+            shown = ", ".join(subjects[:HINT_SUBJECTS]) + (f" and {len(subjects) - HINT_SUBJECTS} more" if len(subjects) > HINT_SUBJECTS else "")
+            where = f" {shown}" if shown else ""
+            lines.append(f"  {env.paint(status, GLYPHS[status])} {r.check.id}{where}: {hint}  ({r.check.explain})")
+    return lines
 
 
 def _matrix(data: dict[str, Any]) -> str:

@@ -129,16 +129,22 @@ def load_input(settings: Any, opts: DoctorOptions, checks: list[Check]) -> tuple
     from kgctl_py.kube.kubeconfig import resolve
 
     session = Session(resolve(settings.kubeconfig, settings.context), settings.request_timeout)
+    forbidden: list[str] = []
     try:
         from kgctl_py.sources import fetch
 
-        fetched = fetch(session.client, with_pods=True)
+        # Pods are optional: without them the static checks still run, and the
+        # checks that need pods fail on their own with the command to check RBAC.
+        fetched = fetch(session.client, with_pods=True, pods_optional=True, warn=forbidden.append)
     except BaseException:
         session.close()
         raise
     now = settings.now if settings.now is not None else int(time.time())
-    inp = build_input(fetched.nodes, fetched.peers, pods=kilo_pods(fetched.pods), crd_present=fetched.crd_present, now=now, port=settings.port,
-                      granularity=granularity, topology_label=settings.topology_label)
+    inp = build_input(fetched.nodes, fetched.peers, pods=None if forbidden else kilo_pods(fetched.pods), crd_present=fetched.crd_present, now=now,
+                      port=settings.port, granularity=granularity, topology_label=settings.topology_label)
+    if forbidden:
+        can_i = f"{kubectl_prefix(settings.kubeconfig, settings.context)} auth can-i list pods --all-namespaces"
+        inp.pods_problem = f"cannot list the Kilo pods: {forbidden[0]} (check with: {can_i})"
     return inp, session
 
 

@@ -39,6 +39,8 @@ class StaticInput:
     granularity: Granularity = Granularity.AUTO
     snapshot: bool = False
     pods_listed: bool = False
+    # Why the pods could not be read (e.g. RBAC), for the checks that need them.
+    pods_problem: str = ""
     topology: Topology | None = None
     topology_error: str = ""
 
@@ -506,6 +508,10 @@ def kilo_peers(inp: StaticInput) -> list[Finding]:
 
 
 def node_ready(inp: StaticInput) -> list[Finding]:
+    if not inp.node_objs:
+        # kgctl says "could not get any nodes"; nothing else can be judged either.
+        return [Finding(F, "cluster", "no nodes in the input: nothing to check", "cluster",
+                        hint="kubectl get nodes (on a snapshot: capture it with kgctl-py snapshot or kubectl get nodes,peers -o yaml)")]
     out: list[Finding] = []
     for obj, node in zip(inp.node_objs, inp.nodes):
         conditions = (obj.get("status") or {}).get("conditions") or []
@@ -521,6 +527,8 @@ def node_ready(inp: StaticInput) -> list[Finding]:
 
 
 def kilo_daemonset(inp: StaticInput) -> list[Finding]:
+    if inp.pods_problem:
+        return [Finding(F, "cluster", inp.pods_problem, "cluster", hint=_can_i_hint(inp.pods_problem))]
     if not inp.pods_listed:
         return [Finding(S, "cluster", "no pods in the input (a snapshot without Kilo pods)", "cluster")]
     by_node: dict[str, list[dict[str, Any]]] = {}
@@ -540,6 +548,12 @@ def kilo_daemonset(inp: StaticInput) -> list[Finding]:
         else:
             out.append(Finding(W, node.name, f"{len(ready)} Ready Kilo pods on one node"))
     return out
+
+
+def _can_i_hint(problem: str) -> str:
+    """The `kubectl auth can-i ...` command a permission problem names, as the hint."""
+    _, sep, command = problem.rpartition("(check with: ")
+    return f"grant the permission, then re-run: {command.rstrip(')')}" if sep else ""
 
 
 def pod_ready(pod: dict[str, Any]) -> bool:
