@@ -69,6 +69,7 @@ def _related(case, cid):
         ("bad-key", "kilo.endpoint"), ("bad-key", "kilo.last-seen"),
         ("private-leader-endpoint", "k3s.node-external-ip"), ("natd-without-keepalive", "k3s.node-external-ip"),
         ("natd-without-keepalive", "kilo.endpoint"), ("endpoint-port-mismatch", "k3s.node-external-ip"),
+        ("pod-cidr-missing", "kilo.annotations"), ("external-ip-missing", "node.public-address"),
         ("external-ip-disagrees-with-endpoint", "kilo.endpoint"),
         ("stale-node", "kilo.endpoint"),
     }

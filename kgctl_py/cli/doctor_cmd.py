@@ -15,6 +15,7 @@ DOCTOR_FORMATS = ("table", "json", "short")
 @click.option("--check", "checks", metavar="ID", multiple=True, help="Run only checks matching this id or glob (repeatable), e.g. 'kilo.*'.")
 @click.option("--skip", "skips", metavar="ID", multiple=True, help="Skip checks matching this id or glob (repeatable).")
 @click.option("--static-only", is_flag=True, help="Only the checks that read objects: no pods, no exec, no network.")
+@click.option("--pre", is_flag=True, help="Before Kilo is installed: the K3s flag checks, pod CIDRs, public addresses, and ip_forward and the WireGuard port read from short-lived hostNetwork pods.")
 @click.option("--timeout", type=click.FloatRange(min=1), default=120.0, show_default=True, metavar="SECONDS", help="How long to wait for the ping pods and for cleanup; each exec gets at most 20 s.")
 @click.option("--image", default="busybox:1.36", show_default=True, help="Image of the ping pods (use a mirror in air-gapped clusters).")
 @click.option("--namespace", default=None, metavar="NAME", help="Namespace doctor creates for the ping pods. (default kgctl-py-doctor-<random>)")
@@ -26,7 +27,7 @@ DOCTOR_FORMATS = ("table", "json", "short")
 @click.option("--api-port", type=click.IntRange(1, 65535), default=6443, show_default=True, metavar="PORT", help="The API port of the K3s servers' external IPs (api.tls-san).")
 @global_options
 @click.pass_context
-def doctor(ctx: click.Context, fmt: str, checks: tuple[str, ...], skips: tuple[str, ...], static_only: bool, timeout: float, image: str,
+def doctor(ctx: click.Context, fmt: str, checks: tuple[str, ...], skips: tuple[str, ...], static_only: bool, pre: bool, timeout: float, image: str,
            namespace: str | None, keep: bool, max_concurrent_execs: int, wg_interface: str, from_host: bool, explain: str | None, api_port: int) -> None:
     """Check a K3s + Kilo cluster: what is broken, on which node, what to type.
 
@@ -50,7 +51,7 @@ def doctor(ctx: click.Context, fmt: str, checks: tuple[str, ...], skips: tuple[s
 
     s = settings(ctx)
     validate_globals(s)
-    opts = DoctorOptions(checks, skips, static_only, timeout, image, namespace, keep, max_concurrent_execs, wg_interface, from_host, api_port)
+    opts = DoctorOptions(checks, skips, static_only, timeout, image, namespace, keep, max_concurrent_execs, wg_interface, from_host, api_port, pre=pre)
     env = Env.detect()
     observer = Observer()
 

@@ -25,6 +25,7 @@ def _prose(name: str) -> str:
 def page(check: Check) -> str:
     """The Markdown page of one check."""
     extra = f" · runs with `--{check.opt_in.replace('_', '-')}`" if check.opt_in else ""
+    extra += " · only with `--pre`, before Kilo is installed" if check.pre_only else (" · also with `--pre`" if check.pre else "")
     return (
         f"# `{check.id}`: {check.title}\n\n"
         f"Category `{check.category}` · severity `{check.severity.value}` · {_NEEDS[check.kind]}{extra}\n\n"

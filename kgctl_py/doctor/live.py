@@ -35,6 +35,8 @@ class LiveContext:
     run_id: str = field(default_factory=lambda: secrets.token_hex(3))
     # The namespace doctor may have created (cleanup deletes it only if it carries run_id).
     namespace: str | None = None
+    # Doctor's hostNetwork pods by node (doctor --pre), created on first use.
+    host_pods: dict[str, dict[str, Any]] | None = None
     _perm_cache: dict[tuple[str, ...], bool | None] = field(default_factory=dict)
 
     def permission_problem(self, wants: list[tuple[str, str, str, str, str | None]]) -> str:
@@ -121,10 +123,22 @@ def ip_forward(ctx: LiveContext) -> list[Finding]:
         if node.name not in outcomes:
             out.append(Finding(Status.SKIP, node.name, "no Ready Kilo pod to exec in"))
             continue
-        status, detail = judge_ip_forward(outcomes[node.name])
-        hint = f"on {node.name}: sysctl -w net.ipv4.ip_forward=1 (and persist it in /etc/sysctl.d/)" if status == Status.FAIL else ""
-        out.append(Finding(status, node.name, detail, hint=hint))
+        out.extend(ip_forward_findings(node.name, *judge_ip_forward(outcomes[node.name])))
     return out
+
+
+def ip_forward_findings(node: str, status: Status, detail: str) -> list[Finding]:
+    hint = f"on {node}: sysctl -w net.ipv4.ip_forward=1 (and persist it in /etc/sysctl.d/)" if status == Status.FAIL else ""
+    return [Finding(status, node, detail, hint=hint)]
+
+
+def ip_forward_any(ctx: LiveContext) -> list[Finding]:
+    """node.ip-forward: from the Kilo pods, or before Kilo (--pre) from doctor's host pods."""
+    if ctx.opts.pre:
+        from kgctl_py.doctor import pre
+
+        return pre.ip_forward(ctx)
+    return ip_forward(ctx)
 
 
 # --- wireguard.handshake / wireguard.drift ----------------------------------------------------------
@@ -344,27 +358,36 @@ def _ping_places(ctx: LiveContext) -> dict[str, P.Place]:
     return places
 
 
-def pod_ping(ctx: LiveContext) -> tuple[list[Finding], dict[str, Any] | None]:
+def create_namespace(ctx: LiveContext, wants: list[tuple[str, str, str, str]]) -> tuple[str, list[Finding]]:
+    """Doctor's own namespace (created once per run), after checking it may do ``wants`` there."""
     ns = ctx.opts.namespace or f"kgctl-py-doctor-{ctx.run_id}"
     problem = ctx.permission_problem([
         ("create", "", "namespaces", "", None),
         ("delete", "", "namespaces", "", None),
-        ("create", "apps", "daemonsets", "", ns),
-        ("list", "", "pods", "", ns),
-        ("create", "", "pods", "exec", ns),
+        *[(verb, group, resource, sub, ns) for verb, group, resource, sub in wants],
     ])
     if problem:
-        return [Finding(Status.FAIL, "cluster", problem, "cluster")], None
+        return ns, [Finding(Status.FAIL, "cluster", problem, "cluster")]
+    if ctx.namespace == ns:
+        return ns, []
+    try:
+        ctx.namespace = ns
+        ctx.session.client.request("POST", "/api/v1/namespaces", body=P.namespace_manifest(ns, ctx.run_id), what=f"namespace {ns}")
+    except ApiError as err:
+        if err.status == 409:
+            ctx.namespace = None  # not ours: cleanup must not touch it
+            return ns, [Finding(Status.FAIL, "cluster", f"namespace {ns} already exists; doctor only uses a namespace it creates", "cluster",
+                                hint="pick another --namespace, or delete the old one")]
+        raise
+    return ns, []
+
+
+def pod_ping(ctx: LiveContext) -> tuple[list[Finding], dict[str, Any] | None]:
     client = ctx.session.client
     try:
-        try:
-            ctx.namespace = ns
-            client.request("POST", "/api/v1/namespaces", body=P.namespace_manifest(ns, ctx.run_id), what=f"namespace {ns}")
-        except ApiError as err:
-            if err.status == 409:
-                return [Finding(Status.FAIL, "cluster", f"namespace {ns} already exists; doctor only uses a namespace it creates", "cluster",
-                           hint="pick another --namespace, or delete the old one")], None
-            raise
+        ns, early = create_namespace(ctx, [("create", "apps", "daemonsets", ""), ("list", "", "pods", ""), ("create", "", "pods", "exec")])
+        if early:
+            return early, None
         client.request("POST", f"/apis/apps/v1/namespaces/{ns}/daemonsets", body=P.daemonset_manifest(ns, ctx.opts.image, ctx.run_id), what="daemonset kgctl-py-doctor-ping")
         pods, waiting = _wait_for_pods(ctx, ns)
         findings, data = _ping_all(ctx, ns, pods)

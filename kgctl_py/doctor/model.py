@@ -80,6 +80,9 @@ class Check:
     opt_in_reason: str = ""
     # Its data is a node x node matrix the table renderer draws (pod.ping).
     matrix: bool = False
+    # Runs with --pre, on a K3s cluster before Kilo is installed; pre_only: only then.
+    pre: bool = False
+    pre_only: bool = False
 
     @property
     def explain(self) -> str:
@@ -152,6 +155,8 @@ class DoctorOptions:
     from_host: bool = False
     api_port: int = 6443
     kilo_namespace: str = "kube-system"
+    # Before Kilo is installed: only the checks marked pre run.
+    pre: bool = False
 
     @property
     def exec_timeout(self) -> float:

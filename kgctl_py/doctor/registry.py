@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from kgctl_py.doctor import live, static
+from kgctl_py.doctor import live, pre, static
 from kgctl_py.doctor.model import Check, Finding, Severity
 
 if TYPE_CHECKING:
@@ -31,13 +31,13 @@ def _host_ping(ctx: LiveContext) -> list[Finding]:
 
 CHECKS: list[Check] = [
     Check("k3s.tls-san", "k3s", "server certificate names the public address", FAIL,
-          "add --tls-san <public IP> to the K3s server", static.k3s_tls_san),
+          "add --tls-san <public IP> to the K3s server", static.k3s_tls_san, pre=True),
     Check("k3s.node-external-ip", "k3s", "nodes declare their external IP, matching Kilo", FAIL,
-          "start K3s with --node-external-ip <public IP>", static.k3s_node_external_ip),
+          "start K3s with --node-external-ip <public IP>", static.k3s_node_external_ip, pre=True),
     Check("k3s.metrics-bind-address", "k3s", "kube-proxy metrics bind to 0.0.0.0", FAIL,
-          "start K3s with --kube-proxy-arg metrics-bind-address=0.0.0.0", static.k3s_metrics_bind_address),
+          "start K3s with --kube-proxy-arg metrics-bind-address=0.0.0.0", static.k3s_metrics_bind_address, pre=True),
     Check("k3s.flannel-backend", "k3s", "flannel is off when Kilo is the CNI", FAIL,
-          "start the K3s server with --flannel-backend none", static.k3s_flannel_backend),
+          "start the K3s server with --flannel-backend none", static.k3s_flannel_backend, pre=True),
     Check("kilo.crd", "kilo", "the Peer CRD is installed", FAIL,
           "kubectl apply -f https://raw.githubusercontent.com/squat/kilo/main/manifests/crds.yaml", static.kilo_crd),
     Check("kilo.annotations", "kilo", "Kilo's node annotations are present and parse", FAIL,
@@ -56,14 +56,21 @@ CHECKS: list[Check] = [
           "change one of the overlapping ranges", static.kilo_cidr_overlap),
     Check("kilo.peers", "kilo", "Peers are valid and keys are unique", FAIL,
           "kubectl edit peer NAME", static.kilo_peers),
+    Check("node.pod-cidr", "node", "every node has a pod CIDR for Kilo to route", FAIL,
+          "start the K3s server with --cluster-cidr so that every node gets a spec.podCIDR", pre.pod_cidr, pre=True, pre_only=True),
+    Check("node.public-address", "node", "every planned location has a node with a public address", FAIL,
+          "start K3s on one node per location with --node-external-ip <public IP>", pre.public_address, pre=True, pre_only=True),
     Check("node.ready", "node", "nodes are Ready", FAIL,
-          "kubectl describe node NODE", static.node_ready),
+          "kubectl describe node NODE", static.node_ready, pre=True),
     Check("kilo.daemonset", "node", "one Ready Kilo pod per node", FAIL,
           "kubectl -n kube-system describe ds kilo", static.kilo_daemonset),
     Check("api.tls-san", "api", "API certificates cover the addresses used", FAIL,
-          "add --tls-san <address> to the K3s server", _tls, needs_api=True, needs_network=True),
+          "add --tls-san <address> to the K3s server", _tls, needs_api=True, needs_network=True, pre=True),
     Check("node.ip-forward", "node", "IP forwarding is on", FAIL,
-          "sysctl -w net.ipv4.ip_forward=1 on the node", live.ip_forward, needs_api=True, needs_exec=True),
+          "sysctl -w net.ipv4.ip_forward=1 on the node", live.ip_forward_any, needs_api=True, needs_exec=True, pre=True),
+    Check("node.wireguard-port", "node", "the WireGuard UDP port is free on every host", FAIL,
+          "free UDP --port on the host (ss -ulpn), or choose another --port for Kilo", pre.wireguard_port, needs_api=True, needs_exec=True,
+          pre=True, pre_only=True),
     Check("wireguard.handshake", "wireguard", "leaders shook hands with every peer in 3 min", FAIL,
           "check the leader's endpoint and UDP 51820 between leaders", live.handshake, needs_api=True, needs_exec=True),
     Check("wireguard.drift", "wireguard", "live WireGuard config matches kgctl-py's", FAIL,

@@ -41,6 +41,8 @@ class StaticInput:
     pods_listed: bool = False
     # Why the pods could not be read (e.g. RBAC), for the checks that need them.
     pods_problem: str = ""
+    # doctor --pre: Kilo is not installed yet, but will be the CNI.
+    pre: bool = False
     topology: Topology | None = None
     topology_error: str = ""
 
@@ -183,7 +185,7 @@ def k3s_metrics_bind_address(inp: StaticInput) -> list[Finding]:
 
 def k3s_flannel_backend(inp: StaticInput) -> list[Finding]:
     out: list[Finding] = []
-    kilo = any(n.key is not None for n in inp.nodes)
+    kilo = inp.pre or any(n.key is not None for n in inp.nodes)
     for _, node, args in _servers(inp, out):
         backends = k3s.flag_values(args, "--flannel-backend")
         backend = backends[-1] if backends else "vxlan (the default)"
@@ -192,7 +194,8 @@ def k3s_flannel_backend(inp: StaticInput) -> list[Finding]:
         elif not kilo:
             out.append(Finding(P, node.name, f"--flannel-backend {backend}; no node carries a Kilo key, so Kilo is not the CNI"))
         else:
-            out.append(Finding(F, node.name, f"--flannel-backend {backend}, but Kilo is the CNI: flannel and Kilo both route pod traffic",
+            will = "will be" if inp.pre else "is"
+            out.append(Finding(F, node.name, f"--flannel-backend {backend}, but Kilo {will} the CNI: flannel and Kilo both route pod traffic",
                           hint=f"restart the K3s server {node.name} with `--flannel-backend none`"))
     if not out:
         out.append(Finding(S, "cluster", "no K3s server node found", "cluster"))

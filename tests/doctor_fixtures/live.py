@@ -19,6 +19,7 @@ from kubeapi import ExecResult, KubeAPIServer
 from . import CAPTURED_AT, healthy
 
 EXEC_TIMEOUT = 30
+UDP_HEADER = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n"
 
 
 @dataclass
@@ -26,6 +27,7 @@ class Nodes:
     """How each simulated node answers."""
 
     ip_forward: dict[str, str] = field(default_factory=dict)  # node -> file content (default "1\n")
+    udp: dict[str, str] = field(default_factory=dict)  # node -> /proc/net/udp{,6} (default: nothing bound)
     # (source node, destination node) -> False when that ping must fail
     reachable: Callable[[str, str], bool] = lambda src, dst: True
     wg: dict[tuple[str, str], str] = field(default_factory=dict)  # (node, "dump"|"showconf") -> text
@@ -90,6 +92,10 @@ class DoctorServer:
         if command == ["cat", "/proc/sys/net/ipv4/ip_forward"]:
             path = self.tmp / f"ip_forward-{node}"
             path.write_text(self.nodes.ip_forward.get(node, "1\n"))
+            return _run(["cat", str(path)])
+        if command == ["cat", "/proc/net/udp", "/proc/net/udp6"]:
+            path = self.tmp / f"udp-{node}"
+            path.write_text(self.nodes.udp.get(node, UDP_HEADER))
             return _run(["cat", str(path)])
         if command[:1] == ["ping"]:
             dst = self.node_of_ip(command[-1])
