@@ -1,7 +1,7 @@
-"""Shared pytest set-up: make the test helpers (kubeapi, lab) importable."""
+"""Shared pytest set-up.
 
-import pathlib
-import sys
-
-TESTS = pathlib.Path(__file__).resolve().parent
-sys.path.insert(0, str(TESTS))
+The test helpers (kubeapi, lab, doctor_fixtures, clirun, strategies) live in
+tests/ and are importable through pyproject's `pythonpath = ["tests"]`.
+Tests are in folders by kind: unit/ (pure, no server), integration/ (the test
+API server, kubectl, Graphviz, man, shells) and lab/ (marker `lab`, root).
+"""

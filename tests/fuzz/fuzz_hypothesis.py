@@ -1,6 +1,6 @@
 """Long-running Hypothesis fuzzing of the core, for local use (not CI).
 
-Runs the hostile-input properties of tests/test_hostile_core.py again and
+Runs the hostile-input properties of tests/unit/test_hostile_core.py again and
 again with the ``kgctl-fuzz`` profile (5,000 examples a property, a fresh
 random seed each time) until the time is up (the property running at
 the deadline is finished first); stops at the first failure
@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 TESTS = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(TESTS))
+sys.path[:0] = [str(TESTS), str(TESTS / "unit")]
 os.environ.setdefault("HYPOTHESIS_PROFILE", "kgctl-fuzz")
 
 import test_hostile_core as core  # noqa: E402

@@ -81,7 +81,7 @@ def test_without_net_admin_it_stops_before_touching_anything(tmp_path) -> None:
     with KubeAPIServer(objects, crd=True, captured_at=meta["capturedAt"]) as srv:
         kubeconfig = srv.write_kubeconfig(tmp_path / "kubeconfig")
         argv = [sys.executable, "-m", "kgctl_py", "connect", "laptop2", "--kubeconfig", kubeconfig, "--private-key", str(key), "-i", "kcnoperm0"]
-        proc = subprocess.run(_unprivileged(argv), capture_output=True, timeout=60, cwd=Path(__file__).resolve().parents[1])
+        proc = subprocess.run(_unprivileged(argv), capture_output=True, timeout=60, cwd=Path(__file__).resolve().parents[2])
         assert proc.returncode == 2
         assert one_line(proc.stderr) == "kgctl-py connect needs CAP_NET_ADMIN to create the WireGuard interface and routes; run with sudo"
         assert proc.stdout == b""

@@ -16,7 +16,7 @@ import yaml
 from clirun import run
 from kubeapi import KubeAPIServer, load_fixture
 
-CASES = pathlib.Path(__file__).parent / "compat" / "cases"
+CASES = pathlib.Path(__file__).parents[1] / "compat" / "cases"
 
 
 def _fixtures() -> list[pathlib.Path]:

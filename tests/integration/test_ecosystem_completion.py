@@ -18,7 +18,7 @@ import time
 import pytest
 from kubeapi import Fault, KubeAPIServer, load_fixture
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 CASES = ROOT / "tests" / "compat" / "cases"
 SCRIPTS = pathlib.Path(sysconfig.get_path("scripts"))
 KGCTL = str(SCRIPTS / "kgctl-py") if (SCRIPTS / "kgctl-py").exists() else shutil.which("kgctl-py") or "kgctl-py"

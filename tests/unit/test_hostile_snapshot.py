@@ -12,7 +12,7 @@ import pytest
 
 FIXTURE = Path("/work/shared/compat/cases/a-blog-6node")
 if not FIXTURE.exists():
-    FIXTURE = Path(__file__).resolve().parents[2] / "shared/compat/cases/a-blog-6node"
+    FIXTURE = Path(__file__).resolve().parents[3] / "shared/compat/cases/a-blog-6node"
 
 
 def run_cli(*args: str, stdin: bytes | None = None) -> tuple[int, str, str]:

@@ -42,7 +42,7 @@ pytest_plugins = ["lab.fixtures"]  # lab_cluster, clean_lab
 pytestmark = [pytest.mark.lab, pytest.mark.skipif(os.geteuid() != 0, reason="connect tests need root (namespaces, wireguard-go)")]
 
 BLOG = Path("/work/shared/compat/cases/a-blog-6node")
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 KGCTL = [sys.executable, "-m", "kgctl_py"]
 WG_RUN_DIR = "/var/run/wireguard"
 POLL = 0.1  # the predicates run commands: no need to poll faster

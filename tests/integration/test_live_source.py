@@ -12,7 +12,7 @@ import yaml
 from clirun import run
 from kubeapi import KubeAPIServer, load_fixture
 
-BLOG = pathlib.Path(__file__).parent / "compat" / "cases" / "a-blog-6node"
+BLOG = pathlib.Path(__file__).parents[1] / "compat" / "cases" / "a-blog-6node"
 GOLDEN_GRAPH = (BLOG / "000-graph.stdout").read_bytes()
 
 

@@ -9,7 +9,7 @@ import pathlib
 import yaml
 from clirun import run
 
-BLOG = pathlib.Path(__file__).parent / "compat" / "cases" / "a-blog-6node"
+BLOG = pathlib.Path(__file__).parents[1] / "compat" / "cases" / "a-blog-6node"
 LAST_SEEN = "kilo.squat.ai/last-seen"
 
 

@@ -20,7 +20,7 @@ from kubeapi.kubeconfig import kubeconfig, write_kubeconfig
 
 FIXTURE = Path("/work/shared/compat/cases/a-blog-6node")
 if not FIXTURE.exists():  # CI lays shared/ beside the clone
-    FIXTURE = Path(__file__).resolve().parents[2] / "shared/compat/cases/a-blog-6node"
+    FIXTURE = Path(__file__).resolve().parents[3] / "shared/compat/cases/a-blog-6node"
 NODES = "^/api/v1/nodes$"
 PEERS = "^/apis/kilo.squat.ai/v1alpha1/peers$"
 CRD = "customresourcedefinitions/peers.kilo.squat.ai$"

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-EXAMPLE = str(pathlib.Path(__file__).resolve().parent.parent / "examples" / "multicloud.yaml")
+EXAMPLE = str(pathlib.Path(__file__).resolve().parents[2] / "examples" / "multicloud.yaml")
 KGCTL_PY = [sys.executable, "-m", "kgctl_py"]
 
 

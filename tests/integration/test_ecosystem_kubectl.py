@@ -14,7 +14,7 @@ from kubeapi import KubeAPIServer
 
 from kgctl_py.kubectl_plugin import kubectl_duration, translate_args
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "tests" / "compat" / "cases" / "a-blog-6node"
 SCRIPTS = pathlib.Path(sysconfig.get_path("scripts"))
 KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"

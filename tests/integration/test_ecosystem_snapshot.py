@@ -20,7 +20,7 @@ from kubeapi.testing import wait_until
 from kgctl_py import sources
 from kgctl_py.cli.tools_cmd import MASK, dump_yaml, redact
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 CASES = ROOT / "tests" / "compat" / "cases"
 SCRIPTS = pathlib.Path(sysconfig.get_path("scripts"))
 KGCTL = str(SCRIPTS / "kgctl-py") if (SCRIPTS / "kgctl-py").exists() else shutil.which("kgctl-py") or "kgctl-py"

@@ -25,7 +25,7 @@ from lab.hostcheck import HostSnapshot, leftovers, snapshot, wireguard_go_pids
 from lab.state import STATE_ROOT, State, all_states
 
 pytestmark = pytest.mark.lab
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
