@@ -26,6 +26,10 @@ import gen_docs  # noqa: E402
 SCRIPTS = pathlib.Path(sysconfig.get_path("scripts"))
 KGCTL = str(SCRIPTS / "kgctl-py") if (SCRIPTS / "kgctl-py").exists() else shutil.which("kgctl-py") or "kgctl-py"
 FIX = "run `python3 tools/gen_docs.py` and commit the result"
+# The pages quote click's help formatting, so they are generated at the pinned click.
+_PIN = re.search(r"^click==(\S+)$", (ROOT / "tests" / "constraints.txt").read_text(), re.M)
+if _PIN and importlib.metadata.version("click") != _PIN.group(1):
+    FIX += f" (or first install the pinned click {_PIN.group(1)}, not {importlib.metadata.version('click')}: pip install -c tests/constraints.txt -e '.[test]')"
 
 
 def test_generated_files_match_the_code() -> None:
