@@ -3,5 +3,28 @@
 The test helpers (kubeapi, lab, doctor_fixtures, clirun, strategies) live in
 tests/ and are importable through pyproject's `pythonpath = ["tests"]`.
 Tests are in folders by kind: unit/ (pure, no server), integration/ (the test
-API server, kubectl, Graphviz, man, shells) and lab/ (marker `lab`, root).
+API server, kubectl, Graphviz, man, shells) and lab_tests/ (marker `lab`, root).
 """
+
+from __future__ import annotations
+
+import pytest
+
+# The longest single tests, started first so that they do not run alone at the end under -n 2.
+LONG = ("test_doctor_scale.py",)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Under pytest-xdist (-n 2 --dist loadgroup) the lab tests form one group: one worker
+    # brings one lab up and runs them all, while the other worker runs everything else.
+    # They come first, as the longest unit of work.
+    for item in items:
+        if item.get_closest_marker("lab"):
+            item.add_marker(pytest.mark.xdist_group("lab"))
+
+    def rank(item: pytest.Item) -> int:
+        if item.get_closest_marker("lab"):
+            return 0
+        return 1 if item.path.name in LONG else 2
+
+    items.sort(key=rank)  # stable: the order within each rank is pytest's

@@ -72,9 +72,9 @@ def help_text(ctx: click.Context) -> str:
 
 def global_option_names() -> set[str]:
     """kgctl's global flags: the root's options that every subcommand repeats."""
-    # With the root's settings: click caches the help option the first time it is made.
-    root = cli.context_class(cli, info_name=PROG, **cli.context_settings)
-    return {p.name for p in cli.get_params(root) if isinstance(p, click.Option) and p.name not in ("help", "version")}
+    # The options declared on the root, not get_params(): the help option click adds has a
+    # different name in each click release.
+    return {p.name for p in cli.params if isinstance(p, click.Option) and "--version" not in p.opts}
 
 
 def exit_codes() -> list[tuple[int, str, str]]:
@@ -151,7 +151,8 @@ def man_page(path: tuple[str, ...], cmd: click.Command, ctx: click.Context, glob
     own: list[tuple[str, str]] = []
     shared: list[tuple[str, str]] = []
     for param in cmd.get_params(ctx):
-        record = param.get_help_record(ctx)
+        # Arguments are in the synopsis; click >= 8.5 also gives them a help record.
+        record = param.get_help_record(ctx) if isinstance(param, click.Option) else None
         if record is None:
             continue
         (shared if path and param.name in globals_ else own).append(record)

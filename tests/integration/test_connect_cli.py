@@ -13,7 +13,7 @@ import pytest
 from clirun import run
 from kubeapi import KubeAPIServer, load_fixture
 
-BLOG = Path("/work/shared/compat/cases/a-blog-6node")
+BLOG = Path(__file__).resolve().parents[1] / "compat" / "cases" / "a-blog-6node"  # the repo's copy: a fresh clone has it
 
 
 def one_line(stderr: bytes) -> str:

@@ -25,7 +25,7 @@ from kgctl_py.kube.kubeconfig import resolve
 from kgctl_py.mesh.ipnet import parse_network
 from kgctl_py.mesh.key import key_str, parse_key
 
-BLOG = Path("/work/shared/compat/cases/a-blog-6node")
+BLOG = Path(__file__).resolve().parents[1] / "compat" / "cases" / "a-blog-6node"  # the repo's copy: a fresh clone has it
 pytestmark = [
     pytest.mark.skipif(not BLOG.is_dir(), reason="compat fixtures not available"),
     pytest.mark.skipif(shutil.which("wg") is None, reason="needs wg (wireguard-tools)"),

@@ -26,6 +26,10 @@ import gen_docs  # noqa: E402
 SCRIPTS = pathlib.Path(sysconfig.get_path("scripts"))
 KGCTL = str(SCRIPTS / "kgctl-py") if (SCRIPTS / "kgctl-py").exists() else shutil.which("kgctl-py") or "kgctl-py"
 FIX = "run `python3 tools/gen_docs.py` and commit the result"
+# The pages quote click's help formatting, so they are generated at the pinned click.
+_PIN = re.search(r"^click==(\S+)$", (ROOT / "tests" / "constraints.txt").read_text(), re.M)
+if _PIN and importlib.metadata.version("click") != _PIN.group(1):
+    FIX += f" (or first install the pinned click {_PIN.group(1)}, not {importlib.metadata.version('click')}: pip install -c tests/constraints.txt -e '.[test]')"
 
 
 def test_generated_files_match_the_code() -> None:
@@ -148,6 +152,22 @@ def test_install_puts_man_pages_in_share_man_man1(tmp_path: pathlib.Path) -> Non
     assert proc.returncode == 0, proc.stderr
     installed = sorted(p.name for p in (tmp_path / "share" / "man" / "man1").iterdir())
     assert installed == sorted(p.name for p in MAN_PAGES)
+    # The real man finds them by name there (a venv's <prefix>/share/man is on man's path via PATH).
+    env = {**os.environ, "MANPATH": str(tmp_path / "share" / "man"), "MANPAGER": "cat", "PAGER": "cat", "MANWIDTH": "80"}
+    for name in ("kgctl-py", "kgctl-py-showconf-node"):
+        man = subprocess.run(["man", name], capture_output=True, text=True, timeout=60, env=env)
+        assert man.returncode == 0 and re.search(rf"^NAME\n\s+{name} - ", re.sub(r".\x08", "", man.stdout), re.M), man.stderr
+
+
+def test_readme_says_how_to_read_the_man_page_in_a_checkout() -> None:
+    """An editable install (the README's second command) installs no data files; the README's stated way works."""
+    readme = (ROOT / "README.md").read_text()
+    [line] = [line for line in readme.splitlines() if line.startswith("man kgctl-py ")]
+    argv = re.search(r"editable checkout: (man -l \S+)", line).group(1).split()  # type: ignore[union-attr]
+    env = {**os.environ, "MANPAGER": "cat", "PAGER": "cat", "MANWIDTH": "80"}
+    man = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env, cwd=ROOT, stdin=subprocess.DEVNULL)
+    assert man.returncode == 0, man.stderr
+    assert re.search(r"^NAME\n\s+kgctl-py - ", re.sub(r".\x08", "", man.stdout), re.M), man.stdout[:300]
 
 
 def test_console_scripts_are_declared() -> None:

@@ -18,9 +18,7 @@ import pytest
 from kubeapi import Fault, KubeAPIServer, load_fixture
 from kubeapi.kubeconfig import kubeconfig, write_kubeconfig
 
-FIXTURE = Path("/work/shared/compat/cases/a-blog-6node")
-if not FIXTURE.exists():  # CI lays shared/ beside the clone
-    FIXTURE = Path(__file__).resolve().parents[3] / "shared/compat/cases/a-blog-6node"
+FIXTURE = Path(__file__).resolve().parents[1] / "compat" / "cases" / "a-blog-6node"  # the repo's copy: a fresh clone has it
 NODES = "^/api/v1/nodes$"
 PEERS = "^/apis/kilo.squat.ai/v1alpha1/peers$"
 CRD = "customresourcedefinitions/peers.kilo.squat.ai$"

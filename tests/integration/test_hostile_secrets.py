@@ -18,9 +18,7 @@ from kubeapi.kubeconfig import kubeconfig, write_kubeconfig
 
 from kgctl_py.kube.kubeconfig import ClusterAuth, resolve
 
-FIXTURE = Path("/work/shared/compat/cases/a-blog-6node")
-if not FIXTURE.exists():
-    FIXTURE = Path(__file__).resolve().parents[3] / "shared/compat/cases/a-blog-6node"
+FIXTURE = Path(__file__).resolve().parents[1] / "compat" / "cases" / "a-blog-6node"  # the repo's copy: a fresh clone has it
 
 TOKEN = "kgctlpy-secret-token-5f1e0c2a9b"
 EXEC_TOKEN = "kgctlpy-exec-token-77aa01c3d9"

@@ -14,7 +14,7 @@ from kubeapi.testing import api_client, http, wait_until
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-BLOG = Path("/work/shared/compat/cases/a-blog-6node")
+BLOG = Path(__file__).resolve().parents[1] / "compat" / "cases" / "a-blog-6node"  # the repo's copy: a fresh clone has it
 NODES = ["ali1.k3s", "bd1.k3s", "bd2.k3s", "hw1.k3s", "tx1.k3s", "ty1.k3s"]
 MERGE = {"Content-Type": "application/merge-patch+json"}
 pytestmark = pytest.mark.skipif(not BLOG.is_dir(), reason="compat fixtures not available")

@@ -41,7 +41,7 @@ pytest_plugins = ["lab.fixtures"]  # lab_cluster, clean_lab
 
 pytestmark = [pytest.mark.lab, pytest.mark.skipif(os.geteuid() != 0, reason="connect tests need root (namespaces, wireguard-go)")]
 
-BLOG = Path("/work/shared/compat/cases/a-blog-6node")
+BLOG = Path(__file__).resolve().parents[1] / "compat" / "cases" / "a-blog-6node"  # the repo's copy: a fresh clone has it
 REPO = Path(__file__).resolve().parents[2]
 KGCTL = [sys.executable, "-m", "kgctl_py"]
 WG_RUN_DIR = "/var/run/wireguard"

@@ -21,7 +21,7 @@ from kgctl_py.mesh.model import Granularity
 from kgctl_py.mesh.topology import WireGuardPeer
 from kgctl_py.mesh.wgconf import render_conf
 
-BLOG = Path("/work/shared/compat/cases/a-blog-6node")
+BLOG = Path(__file__).resolve().parents[1] / "compat" / "cases" / "a-blog-6node"  # the repo's copy: a fresh clone has it
 pytestmark = pytest.mark.skipif(not BLOG.is_dir(), reason="compat fixtures not available")
 
 PRIVATE = parse_key("YHh1ckRxWpw4e2dQGWBcCvbO3aP9i5HV1b3Yl9pq8n0=")

@@ -10,9 +10,7 @@ from pathlib import Path
 
 import pytest
 
-FIXTURE = Path("/work/shared/compat/cases/a-blog-6node")
-if not FIXTURE.exists():
-    FIXTURE = Path(__file__).resolve().parents[3] / "shared/compat/cases/a-blog-6node"
+FIXTURE = Path(__file__).resolve().parents[1] / "compat" / "cases" / "a-blog-6node"  # the repo's copy: a fresh clone has it
 
 
 def run_cli(*args: str, stdin: bytes | None = None) -> tuple[int, str, str]:
