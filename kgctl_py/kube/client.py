@@ -38,7 +38,9 @@ class ApiError(CliError):
 
 
 def _ssl_context(auth: ClusterAuth) -> ssl.SSLContext:
-    ctx = ssl.create_default_context()
+    # Like client-go: the kubeconfig's CA replaces the system roots, which are
+    # loaded only without one (loading them costs ~20 ms of every run).
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     if auth.insecure:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
@@ -47,6 +49,8 @@ def _ssl_context(auth: ClusterAuth) -> ssl.SSLContext:
             ctx.load_verify_locations(cadata=auth.ca_data.decode("ascii", "replace"))
         except (ssl.SSLError, ValueError):
             raise CliError("failed to create Kubernetes config: the certificate authority data is not a valid PEM certificate", ExitCode.USAGE) from None
+    else:
+        ctx.load_default_certs()
     if auth.cert_data and auth.key_data:
         # ssl only loads client certificates from files: write them privately and remove them at once.
         fd, path = tempfile.mkstemp(prefix="kgctl-py-", suffix=".pem")
