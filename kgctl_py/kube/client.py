@@ -25,7 +25,8 @@ from kgctl_py.kube import MAX_REQUEST_TIMEOUT as MAX_TIMEOUT
 from kgctl_py.kube.kubeconfig import ClusterAuth
 
 DEFAULT_TIMEOUT = 30.0
-PAGE_SIZE = 500
+# "Any version, the newest the server has at hand": served from the watch cache.
+LIST_RESOURCE_VERSION = "0"
 RETRIES = 3
 
 
@@ -173,8 +174,14 @@ class Client:
         return list(self.iter_list(path, params, what))
 
     def iter_list(self, path: str, params: dict[str, Any] | None = None, what: str = "") -> Iterator[dict[str, Any]]:
+        """Lists are read as client-go's informers (and so kgctl) first read
+        them: ``resourceVersion=0`` without a limit, which the API server
+        answers from its watch cache in one response instead of a quorum read
+        from etcd.  A server without a watch cache answers from etcd, still in
+        one response; one that pages anyway gets its ``continue`` tokens
+        followed (without the resourceVersion, which a continue carries)."""
         query = dict(params or {})
-        query["limit"] = PAGE_SIZE
+        query.setdefault("resourceVersion", LIST_RESOURCE_VERSION)
         tokens: set[str] = set()
         while True:
             page = self.request("GET", path, query, what=what, verb="list")
@@ -190,6 +197,7 @@ class Client:
                 # A server that hands out the same page again would keep us here forever.
                 raise CliError(f"cannot list {what or path}: the API server repeated a continue token", ExitCode.API_ERROR)
             tokens.add(token)
+            query.pop("resourceVersion", None)
             query["continue"] = token
 
 
