@@ -8,7 +8,6 @@ on which resource, with which verb, and what to check.
 from __future__ import annotations
 
 import base64
-import http.client
 import json
 import math
 import os
@@ -22,6 +21,7 @@ from typing import Any
 
 from kgctl_py.errors import CliError, ExitCode
 from kgctl_py.kube import MAX_REQUEST_TIMEOUT as MAX_TIMEOUT
+from kgctl_py.kube import http11
 from kgctl_py.kube.kubeconfig import ClusterAuth
 
 DEFAULT_TIMEOUT = 30.0
@@ -85,7 +85,7 @@ class Client:
         self.port = port or (443 if url.scheme == "https" else 80)
         self.prefix = url.path.rstrip("/")
         self._ctx = _ssl_context(auth) if url.scheme == "https" else None
-        self._conn: http.client.HTTPConnection | None = None
+        self._conn: http11.HTTPConnection | None = None
         self.headers = {"Accept": "application/json", "User-Agent": "kgctl-py"}
         if auth.token:
             self.headers["Authorization"] = f"Bearer {auth.token}"
@@ -93,14 +93,14 @@ class Client:
             basic = base64.b64encode(f"{auth.username}:{auth.password}".encode()).decode()
             self.headers["Authorization"] = f"Basic {basic}"
 
-    def _connection(self) -> http.client.HTTPConnection:
+    def _connection(self) -> http11.HTTPConnection:
         if self._conn is None:
             if self._ctx is not None:
-                self._conn = http.client.HTTPSConnection(
+                self._conn = http11.HTTPSConnection(
                     self.host, self.port, timeout=self.timeout, context=self._ctx
                 )
             else:
-                self._conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+                self._conn = http11.HTTPConnection(self.host, self.port, timeout=self.timeout)
         return self._conn
 
     def close(self) -> None:
@@ -126,7 +126,7 @@ class Client:
                 conn.request(method, target, body=payload, headers=headers)
                 resp = conn.getresponse()
                 data = _read_body(resp, time.monotonic() + self.timeout)
-            except (ConnectionResetError, ConnectionAbortedError, BrokenPipeError, http.client.RemoteDisconnected, http.client.IncompleteRead) as err:
+            except (ConnectionResetError, ConnectionAbortedError, BrokenPipeError, http11.RemoteDisconnected, http11.IncompleteRead) as err:
                 self.close()
                 if attempt + 1 < attempts:
                     time.sleep(0.2 * 2**attempt)
@@ -148,7 +148,7 @@ class Client:
                 self.close()
                 reason = err.strerror or type(err).__name__
                 raise CliError(f"cannot {verb} {what}: cannot connect to {self.auth.server}: {reason}; is the API server running and the kubeconfig right?", ExitCode.API_UNREACHABLE) from None
-            except http.client.HTTPException as err:
+            except http11.HTTPException as err:
                 self.close()
                 raise CliError(f"cannot {verb} {what}: {self.auth.server} did not answer in HTTP ({type(err).__name__}); is the server URL in the kubeconfig an API server?", ExitCode.API_UNREACHABLE) from None
             if resp.status >= 500 and attempt + 1 < attempts:
@@ -205,7 +205,7 @@ def _verb(method: str) -> str:
     return {"GET": "get", "POST": "create", "DELETE": "delete", "PATCH": "patch", "PUT": "update"}.get(method, method.lower())
 
 
-def _read_body(resp: http.client.HTTPResponse, deadline: float) -> bytes:
+def _read_body(resp: http11.HTTPResponse, deadline: float) -> bytes:
     """The whole body, or TimeoutError once ``deadline`` passes: the socket
     timeout alone would let a server that trickles bytes hold us forever."""
     chunks: list[bytes] = []
