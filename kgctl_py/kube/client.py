@@ -13,7 +13,6 @@ import math
 import os
 import socket
 import ssl
-import tempfile
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -54,6 +53,8 @@ def _ssl_context(auth: ClusterAuth) -> ssl.SSLContext:
         ctx.load_default_certs()
     if auth.cert_data and auth.key_data:
         # ssl only loads client certificates from files: write them privately and remove them at once.
+        import tempfile  # only here: it costs ~2 ms of every run
+
         fd, path = tempfile.mkstemp(prefix="kgctl-py-", suffix=".pem")
         try:
             with os.fdopen(fd, "wb") as f:

@@ -11,7 +11,6 @@ import base64
 import json
 import os
 import re
-import subprocess
 import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
@@ -159,6 +158,7 @@ def _data(body: dict[str, Any], key: str, base: str, what: str) -> bytes | None:
 
 
 def _run_exec_plugin(spec: dict[str, Any], base: str) -> dict[str, Any]:
+    import subprocess  # only for exec plugins
     command = spec.get("command")
     if not isinstance(command, str) or not command:
         raise CliError("failed to create Kubernetes config: exec plugin has no command", ExitCode.USAGE)
