@@ -1,72 +1,166 @@
-"""End-to-end timing of `graph` and `showconf node` on the blog's 6-node cluster.
+"""End-to-end `graph` and `showconf` against an HTTPS API server with a token, as
+real clusters are: wall time, CPU time and peak RSS of the installed console script.
 
-Starts the project's test API server (tests/kubeapi) on loopback, runs the
-installed `kgctl-py` N times per command, and compares the medians with
-bench/baselines.json (kgctl's own figures on these machines).  Prints a
-table; exits 1 if a median is slower than its baseline.
+Serves the blog's 6-node cluster and a 1000-node cluster from the project's test
+API server (tests/kubeapi) over TLS with bearer-token auth and the CA embedded in
+the kubeconfig.  The server models a real apiserver's read costs: lists with
+resourceVersion=0 come from its watch cache, every other read pays an etcd cost
+(--etcd-request-ms per read, --etcd-item-us per object read).
 
-    python3 bench/bench_cli.py [--runs 15]
+With $KGCTL naming a kgctl binary, both run side by side (interleaved, so they
+share the machine's noise); otherwise kgctl's recorded medians in
+bench/baselines.json are the reference.  Also measures the floor: the interpreter
+alone and the interpreter importing click and ssl.  Exits 1 if a ratio misses its
+target (6 nodes: at most 0.6x kgctl's wall time; 1000 nodes: no slower than kgctl).
+
+    python3 bench/bench_cli.py [--runs 15] [--only SUBSTR] [--json FILE]
+    KGCTL=/path/to/kgctl python3 bench/bench_cli.py
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import pathlib
-import resource
 import shutil
 import statistics
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "bench"))
 
-from kubeapi import KubeAPIServer, load_fixture  # noqa: E402
+from bench_scale import NOW, cluster  # noqa: E402
+from kubeapi import KubeAPIServer, load_fixture  # type: ignore[import-not-found]  # noqa: E402
 
 FIXTURE = ROOT / "tests" / "compat" / "cases" / "a-blog-6node"
-COMMANDS = {
-    "graph": ["graph"],
-    "showconf node ty1.k3s": ["showconf", "node", "ty1.k3s"],
-}
+TOKEN = "bench-token-0123456789abcdef"
+# name, cluster, command, baseline key, target ratio of kgctl's median wall time
+SCENARIOS = [
+    ("6 nodes: graph", "blog", ["graph"], ("kgctl_6node", "graph"), 0.6),
+    ("6 nodes: showconf node ty1.k3s", "blog", ["showconf", "node", "ty1.k3s"], ("kgctl_6node", "showconf node ty1.k3s"), 0.6),
+    ("1000 nodes: graph", "1000", ["graph"], ("kgctl_1000node", "graph"), 1.0),
+    # Its recorded baseline is from another server (HTTP fakekube): a target only side by side.
+    ("1000 nodes: showconf node node-00000", "1000", ["showconf", "node", "node-00000"], ("kgctl_1000node", "showconf node <leader>"), None),
+]
 
 
-def measure(argv: list[str], runs: int) -> tuple[float, float]:
-    """Median wall seconds and the largest peak RSS (MB) of the child runs."""
-    times = []
-    for _ in range(2):  # warm the page cache
-        subprocess.run(argv, capture_output=True, check=True)
-    peak = 0.0
+def kgctl_py() -> str:
+    # The console script itself, not a shim in front of it.
+    script = pathlib.Path(sysconfig.get_path("scripts")) / "kgctl-py"
+    found = str(script) if script.exists() else shutil.which("kgctl-py")
+    if found is None:
+        sys.exit("kgctl-py is not installed (pip install .)")
+    return found
+
+
+def child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    # A user's install has its bytecode cached; without it every run recompiles.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def run_once(argv: list[str], env: dict[str, str]) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds (user + system) and peak RSS (MiB) of one run."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    err = proc.stderr.read() if proc.stderr else b""
+    if proc.stderr:
+        proc.stderr.close()
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"{' '.join(argv)} failed: {err.decode(errors='replace').strip()}")
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
+def measure(commands: dict[str, list[str]], runs: int, env: dict[str, str]) -> dict[str, dict[str, float]]:
+    """Median wall and CPU (ms) and peak RSS of each command, runs interleaved."""
+    for argv in commands.values():
+        for _ in range(2):  # warm-up: page cache, bytecode, the server's first answers
+            run_once(argv, env)
+    samples: dict[str, list[tuple[float, float, float]]] = {k: [] for k in commands}
     for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run(argv, capture_output=True, check=True)
-        times.append(time.perf_counter() - start)
-        peak = max(peak, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)
-    return statistics.median(times), peak
+        for name, argv in commands.items():
+            samples[name].append(run_once(argv, env))
+    return {
+        name: {
+            "wall_ms": round(statistics.median(s[0] for s in got) * 1000, 1),
+            "cpu_ms": round(statistics.median(s[1] for s in got) * 1000, 1),
+            "rss_mib": round(max(s[2] for s in got), 1),
+        }
+        for name, got in samples.items()
+    }
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--only", default="")
+    parser.add_argument("--json", default=None, help="also write the figures here")
+    parser.add_argument("--etcd-request-ms", type=float, default=1.0)
+    parser.add_argument("--etcd-item-us", type=float, default=50.0)
     args = parser.parse_args()
     baselines = json.loads((ROOT / "bench" / "baselines.json").read_text())
-    exe = shutil.which("kgctl-py")
-    if exe is None:
-        print("kgctl-py is not installed (pip install .)", file=sys.stderr)
-        return 2
+    exe, kgctl, env = kgctl_py(), os.environ.get("KGCTL") or None, child_env()
+    python = str(pathlib.Path(exe).with_name("python"))
+    if not os.path.exists(python):
+        python = sys.executable
+    floor = measure({"python": [python, "-c", "pass"], "python + click + ssl": [python, "-c", "import click, ssl"]}, args.runs, env)
+    print(f"reference: {'kgctl side by side (' + kgctl + ')' if kgctl else 'bench/baselines.json'}; medians of {args.runs} runs")
+    print(
+        f"floor: bare interpreter {floor['python']['wall_ms']:.0f} ms wall / {floor['python']['cpu_ms']:.0f} ms CPU; "
+        f"importing click + ssl {floor['python + click + ssl']['wall_ms']:.0f} ms / {floor['python + click + ssl']['cpu_ms']:.0f} ms"
+    )
+    print(f"{'scenario':38} {'wall':>8} {'CPU':>8} {'RSS':>7} {'kgctl wall':>11} {'kgctl CPU':>10} {'ratio':>6} {'target':>7}")
+    rows, missed, servers = [], False, {}
     objects, meta = load_fixture(FIXTURE)
-    slower = False
-    with tempfile.TemporaryDirectory() as tmp, KubeAPIServer(objects, captured_at=meta["capturedAt"]) as srv:
-        kubeconfig = str(srv.write_kubeconfig(pathlib.Path(tmp) / "kubeconfig"))
-        print(f"{'command':28} {'median':>9} {'kgctl':>9} {'peak RSS':>9}")
-        for name, cmd in COMMANDS.items():
-            median, peak = measure([exe, "--kubeconfig", kubeconfig, *cmd], args.runs)
-            base = baselines["kgctl_6node_ms"][name] / 1000
-            slower |= median > base
-            print(f"{name:28} {median * 1000:7.0f}ms {base * 1000:7.0f}ms {peak:7.0f}MB")
-    return 1 if slower else 0
+    shapes = {"blog": (objects, meta["capturedAt"]), "1000": (cluster(1000, 50, 100), NOW)}
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, shape, cmd, (group, key), target in SCENARIOS:
+                if args.only not in name:
+                    continue
+                if shape not in servers:
+                    objs, captured = shapes[shape]
+                    srv = KubeAPIServer(objs, tls=True, token=TOKEN, captured_at=captured).start()
+                    srv.etcd_request_cost = args.etcd_request_ms / 1000
+                    srv.etcd_item_cost = args.etcd_item_us / 1e6
+                    servers[shape] = (srv, srv.write_kubeconfig(pathlib.Path(tmp) / f"kc-{shape}", embed_certs=True))
+                _, kcfg = servers[shape]
+                commands = {"kgctl-py": [exe, "--kubeconfig", kcfg, *cmd]}
+                if kgctl:
+                    commands["kgctl"] = [kgctl, "--kubeconfig", kcfg, *cmd]
+                got = measure(commands, args.runs, env)
+                ours = got["kgctl-py"]
+                ref = got.get("kgctl") or {
+                    "wall_ms": baselines[f"{group}_ms"][key],
+                    "cpu_ms": baselines.get(f"{group}_cpu_ms", {}).get(key, float("nan")),
+                }
+                ratio = ours["wall_ms"] / ref["wall_ms"]
+                if target is None and kgctl:
+                    target = 1.0
+                ok = target is None or ratio <= target
+                missed |= not ok
+                rows.append(
+                    {"scenario": name, "kgctl_py": ours, "kgctl": ref, "measured_kgctl": bool(kgctl), "ratio": round(ratio, 2), "target": target, "ok": ok}
+                )
+                print(
+                    f"{name:38} {ours['wall_ms']:6.0f}ms {ours['cpu_ms']:6.0f}ms {ours['rss_mib']:5.0f}MB {ref['wall_ms']:9.0f}ms {ref['cpu_ms']:8.0f}ms {ratio:6.2f} {'' if target is None else f'{target:.2f}x':>7}"
+                    + ("" if ok else "  MISSED")
+                )
+    finally:
+        for srv, _ in servers.values():
+            srv.stop()
+    if args.json:
+        pathlib.Path(args.json).write_text(json.dumps({"floor": floor, "rows": rows}, indent=2) + "\n")
+    return 1 if missed else 0
 
 
 if __name__ == "__main__":

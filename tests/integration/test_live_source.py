@@ -92,6 +92,7 @@ def test_lists_are_paged(blog, tmp_path):
         many.append(clone)
     many.extend(o for o in objects if o["kind"] == "Node")
     with KubeAPIServer(many, captured_at=meta["capturedAt"]) as srv:
+        srv.list_page_cap = 500  # a server that pages although we ask for the whole list
         out = _graph(srv.write_kubeconfig(tmp_path / "k"))
         node_lists = [r for r in srv.requests if r.path == "/api/v1/nodes"]
     assert out == GOLDEN_GRAPH

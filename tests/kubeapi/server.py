@@ -189,6 +189,15 @@ class KubeAPIServer:
         self.bookmark_interval = 1.0  # seconds between BOOKMARKs on watches with allowWatchBookmarks
         self.watch_timeout: float | None = None  # server-side cap on watch duration (None: until timeoutSeconds/stop)
         self.exec_stdin_idle = 0.3  # v4 clients cannot close stdin: it ends after this much silence
+        # Lists as a real apiserver costs them: resourceVersion=0 is served from the watch
+        # cache (limit ignored, no etcd); every other list is a read from etcd, which pays
+        # etcd_request_cost per request plus etcd_item_cost per object it reads (seconds).
+        self.watch_cache = True
+        self.etcd_request_cost = 0.0
+        self.etcd_item_cost = 0.0
+        # Page every list at this many items even without a limit (a server that pages anyway).
+        self.list_page_cap: int | None = None
+        self.read_stats = {"cache": 0, "etcd": 0, "etcd_items": 0}  # lists from the cache; etcd reads (gets and lists)
         self.requests: list[RequestRecord] = []
         self.store = Store()
         self.registry = Registry(self.store)
@@ -576,6 +585,8 @@ class KubeAPIServer:
 
     async def _get(self, request: web.Request, info: RequestInfo, rtype: ResourceType, fault: Fault | None) -> web.StreamResponse:
         assert info.name is not None
+        if request.query.get("resourceVersion") != "0" or not self.watch_cache:
+            await self._etcd_read(1)
         obj = self.store.ref(rtype, info.name, info.namespace)
         if obj is None:
             raise StatusError.not_found(rtype.group, rtype.plural, info.name)
@@ -586,6 +597,13 @@ class KubeAPIServer:
             return _json(table)
         return _json(obj)
 
+    async def _etcd_read(self, items: int) -> None:
+        self.read_stats["etcd"] += 1
+        self.read_stats["etcd_items"] += items
+        cost = self.etcd_request_cost + self.etcd_item_cost * items
+        if cost > 0:
+            await asyncio.sleep(cost)
+
     async def _list(self, request: web.Request, info: RequestInfo, rtype: ResourceType, fault: Fault | None) -> web.StreamResponse:
         q = request.query
         label_sel, field_sel = q.get("labelSelector"), q.get("fieldSelector")
@@ -595,6 +613,13 @@ class KubeAPIServer:
         except ValueError:
             raise StatusError.bad_request(f"invalid limit {q.get('limit')!r}") from None
         token = q.get("continue")
+        from_cache = (
+            self.watch_cache and not token and q.get("resourceVersion") == "0" and q.get("resourceVersionMatch", "NotOlderThan") == "NotOlderThan"
+        )
+        if from_cache:
+            limit = 0  # the watch cache serves the whole list at once
+        if self.list_page_cap is not None and not 0 < limit <= self.list_page_cap:
+            limit = self.list_page_cap
         if token:
             at_rv, start = _decode_continue(token)
             rv, items = self.store.snapshot(rtype, info.namespace, at_rv=at_rv)
@@ -607,7 +632,13 @@ class KubeAPIServer:
             rv, items = self.store.snapshot(rtype, info.namespace, at_rv=exact)
         else:
             rv, items = self.store.snapshot(rtype, info.namespace)
+        scanned = len(items)
         items = [o for o in items if match(o)]
+        if from_cache:
+            self.read_stats["cache"] += 1
+        else:
+            # etcd reads the range up to the page's end; selectors are applied after the read.
+            await self._etcd_read(min(scanned, limit + 1) if limit > 0 and not (label_sel or field_sel) else scanned)
         metadata: Obj = {"resourceVersion": str(rv)}
         if limit > 0 and len(items) > limit:
             metadata["continue"] = _encode_continue(rv, _obj_key(items[limit - 1]))
