@@ -29,4 +29,5 @@ def render(dot: str, fmt: str, engine: str) -> bytes:
 
 def render_picture(t: Topology, fmt: str = "svg", detail: str = "auto", engine: str | None = None) -> bytes:
     """The styled mesh picture; ``engine`` None picks the one that draws it best."""
-    return render(_picture.picture_dot(t, detail), fmt, engine or _picture.engine_for(t, detail))
+    engine = engine or _picture.engine_for(t, detail)
+    return render(_picture.picture_dot(t, detail, engine), fmt, engine)

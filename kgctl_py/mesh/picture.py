@@ -53,6 +53,9 @@ def _html(text: str) -> str:
             out.append("&quot;")
         elif ch == "'":
             out.append("&#39;")
+        elif ch == "\\":
+            # Graphviz expands \N, \G, ... even in HTML labels; \\ is one backslash.
+            out.append("\\\\")
         elif unicodedata.category(ch) in ("Cc", "Cs", "Cn") or ch in "\u2028\u2029":
             # Graphviz's XML parser rejects these even as references.
             out.append(f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}")
@@ -191,8 +194,13 @@ def _legend(title: str, summary: bool, has_peers: bool) -> str:
     return f'<<TABLE BORDER="0" CELLSPACING="4">{head}<TR><TD ALIGN="LEFT">{legend}</TD></TR></TABLE>>'
 
 
-def picture_dot(t: Topology, detail: str = "auto") -> str:
-    """The styled DOT of the mesh; ``detail`` is auto, full or summary."""
+def picture_dot(t: Topology, detail: str = "auto", engine: str | None = None) -> str:
+    """The styled DOT of the mesh; ``detail`` is auto, full or summary.
+
+    ``engine`` is the layout it is drawn with (default ``engine_for``): only fdp
+    draws an edge into a cluster, the others get one edge per leader and Peer;
+    engines that draw no boxes at all get the location in each node instead.
+    """
     summary = is_summary(t, detail)
     nodes = node_count(t)
     title = f"Kilo mesh {t.subnet.masked()}: {_plural(nodes, 'node')} in {_plural(len(t.segments), 'location')}, {_plural(len(t.peers), 'Peer')}"
@@ -208,12 +216,16 @@ def picture_dot(t: Topology, detail: str = "auto") -> str:
     if summary:
         _summary(d, t)
     else:
-        _full(d, t)
+        _full(d, t, engine or engine_for(t, detail))
     d.add("}")
     return "\n".join(d.lines) + "\n"
 
 
-def _full(d: _Dot, t: Topology) -> None:
+# The Graphviz layouts that draw clusters.
+_BOXES = ("fdp", "dot")
+
+
+def _full(d: _Dot, t: Topology, engine: str) -> None:
     leaders = []
     for i, s in enumerate(t.segments):
         fill, border = location_colours(i)
@@ -223,7 +235,11 @@ def _full(d: _Dot, t: Topology) -> None:
         )
         for j in range(len(s.hostnames)):
             extra = f', {_LEADER}, color="{border}"' if j == s.leader else f', color="{border}"'
-            d.add(f"\t\tn{i}_{j} [label={_label(_node_rows(s, j))}{extra}];")
+            rows = _node_rows(s, j)
+            if engine not in _BOXES:
+                rows.insert(1, f'<FONT COLOR="{border}">{_html(location_title(s.location))}</FONT>')
+                extra += f', fillcolor="{fill}"'
+            d.add(f"\t\tn{i}_{j} [label={_label(rows)}{extra}];")
         for j in range(len(s.hostnames)):
             if j != s.leader:
                 d.add(f'\t\tn{i}_{s.leader} -> n{i}_{j} [color="{PRIVATE_COLOUR}"];')
@@ -244,7 +260,10 @@ def _full(d: _Dot, t: Topology) -> None:
     # Every leader talks to every Peer; one edge per leader into the box says so
     # without a leaders × Peers web across the picture (fdp draws edges to clusters).
     for leader in leaders:
-        d.add(f'\t{leader} -> cluster_peers [color="{PEER_COLOUR}", style=dashed, {_PEER_SPRING}];')
+        if engine == "fdp":
+            d.add(f'\t{leader} -> cluster_peers [color="{PEER_COLOUR}", style=dashed, {_PEER_SPRING}];')
+        else:
+            d.add("".join(f'\t{leader} -> p{k} [color="{PEER_COLOUR}", style=dashed];' for k in range(len(t.peers))))
 
 
 def _summary(d: _Dot, t: Topology) -> None:
