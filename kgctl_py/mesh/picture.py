@@ -209,7 +209,7 @@ def picture_dot(t: Topology, detail: str = "auto", engine: str | None = None) ->
     d = _Dot(["digraph mesh {"])
     # The legend is the graph's label, so that no layout engine can put it amid the boxes.
     d.add(
-        f'\tgraph [fontname="{FONT}", label={_legend(title, summary, bool(t.peers))}, labelloc=t, labeljust=l, fontsize=12, outputorder=edgesfirst, overlap=false, sep="+8", K=1.2, pad=0.3];'
+        f'\tgraph [fontname="{FONT}", label={_legend(title, summary, bool(t.peers))}, labelloc=t, labeljust=l, fontsize=12, outputorder=edgesfirst, overlap=false, sep="+8", K=1.5, pad=0.3];'
     )
     d.add(f'\tnode [fontname="{FONT}", fontsize=11, shape=box, style="rounded,filled", fillcolor=white, margin="0.12,0.04"];')
     d.add(f'\tedge [fontname="{FONT}", dir=none, arrowhead=none];')
