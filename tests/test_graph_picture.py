@@ -3,6 +3,7 @@ real Graphviz draws: boxes, colours, leaders, Peers, legend, summary at scale.""
 
 from __future__ import annotations
 
+import math
 import pathlib
 import re
 import subprocess
@@ -132,14 +133,14 @@ def test_peers_sit_in_their_own_box_and_the_legend_explains(example_svg: bytes) 
         assert text in legend
 
 
-def test_the_styled_dot_lays_out_with_fdp_and_the_summary_with_circo() -> None:
+def test_the_styled_dot_lays_out_with_fdp_and_the_summary_with_neato() -> None:
     t = _topology(EXAMPLE)
     dot = picture_dot(t)
     for engine in ("fdp", "circo", "dot", "neato"):
         out = subprocess.run([engine, "-Tsvg"], input=dot.encode(), capture_output=True, timeout=60)
         assert out.returncode == 0 and b"bd2.k3s" in out.stdout, (engine, out.stderr)
     summary = picture_dot(t, "summary")
-    out = subprocess.run(["circo", "-Tsvg"], input=summary.encode(), capture_output=True, timeout=60, check=True)
+    out = subprocess.run(["neato", "-Tsvg"], input=summary.encode(), capture_output=True, timeout=60, check=True)
     assert b"bd1.k3s" in out.stdout and b"2 nodes" in out.stdout and b"bd2.k3s" not in out.stdout
 
 
@@ -174,6 +175,17 @@ def test_the_100_node_fixture_is_summarised_under_10_seconds() -> None:
     # One edge per pair of leaders, one per location to the Peers.
     assert len(edges) == 20 * 19 // 2 + 20
     assert "30 Peers" in _texts(nodes["peers"])
+    # The boxes are on a ring in the locations' order, clockwise from the top,
+    # apart from each other, around the Peers.
+    boxes = [_box(nodes[f"l{i}"]) for i in range(20)]
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            assert a[2] < b[0] or b[2] < a[0] or a[3] < b[1] or b[3] < a[1], (a, b)
+    px0, py0, px1, py1 = _box(nodes["peers"])
+    cx, cy = (px0 + px1) / 2, (py0 + py1) / 2
+    angles = [math.atan2(-((b[1] + b[3]) / 2 - cy), (b[0] + b[2]) / 2 - cx) for b in boxes]
+    clockwise_from_top = [(math.pi / 2 - a) % (2 * math.pi) for a in angles]
+    assert clockwise_from_top == sorted(clockwise_from_top) and clockwise_from_top[0] < 0.05
 
 
 def test_detail_full_draws_every_node_and_peer() -> None:

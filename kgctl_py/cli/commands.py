@@ -60,7 +60,7 @@ def _emit(out: Output) -> None:
 
 @cli.command(context_settings={"ignore_unknown_options": False, "allow_extra_args": True})
 @click.option("-o", "--output", "fmt", type=CompletingChoice(GRAPH_FORMATS), default="dot", show_default=True, help="dot prints kgctl's DOT text; svg and png are rendered with Graphviz.")
-@click.option("--layout", type=CompletingChoice(LAYOUTS), default=None, help="Graphviz layout engine for svg/png. (default fdp for the picture, circo for the summary and for --style kgctl)")
+@click.option("--layout", type=CompletingChoice(LAYOUTS), default=None, help="Graphviz layout engine for svg/png. (default fdp for the picture, neato for its summary, circo for --style kgctl)")
 @click.option("--style", type=CompletingChoice(STYLES), default="picture", show_default=True, help="svg/png: picture draws location boxes, leaders, Peers and a legend; kgctl renders kgctl's DOT unchanged.")
 @click.option("--detail", type=CompletingChoice(DETAILS), default="auto", show_default=True, help=f"picture: full draws every node, summary one box per location; auto summarises above {SUMMARY_ABOVE} nodes.")
 @click.option("--output-file", type=click.Path(dir_okay=False, writable=True), default=None, help="Write to this file instead of stdout.")

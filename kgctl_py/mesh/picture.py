@@ -4,8 +4,9 @@ kgctl's own DOT (``dot.py``) stays byte for byte kgctl's; this is the DOT that
 ``graph -o svg|png`` renders by default.  It is built from the same Topology:
 one box per segment (a location, or a node in full granularity), its leader
 marked with a double border, the Peers in their own box, and a legend.  Above
-``SUMMARY_ABOVE`` nodes it summarises: one box per location, one edge per pair
-of leaders, the Peers as one group.
+``SUMMARY_ABOVE`` nodes it summarises: one box per location, pinned on a ring
+in the segments' order, one edge per pair of leaders, and the Peers as one group
+in the middle with one edge per location.
 
 Node and cluster ids are generated (``n0``, ``cluster_1``), so names only ever
 appear inside HTML-like labels, escaped by ``_html``.
@@ -14,6 +15,7 @@ appear inside HTML-like labels, escaped by ``_html``.
 from __future__ import annotations
 
 import colorsys
+import math
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -23,10 +25,10 @@ from kgctl_py.mesh.model import Peer
 from kgctl_py.mesh.topology import LOGICAL_PREFIX, Segment, Topology, _NilNet
 
 # fdp draws the location boxes (circo and neato ignore clusters) and keeps each
-# location together; the summary has no clusters, and circo puts its boxes on a
-# ring where the leaders' full mesh stays legible (fdp and neato pile them up).
+# location together.  The summary has no clusters: its boxes are pinned on a ring,
+# where the leaders' full mesh stays legible, and neato only draws the lines.
 FULL_ENGINE = "fdp"
-SUMMARY_ENGINE = "circo"
+SUMMARY_ENGINE = "neato"
 # More nodes than this and every node's box no longer fits on a screen.
 SUMMARY_ABOVE = 40
 DETAILS = ("auto", "full", "summary")
@@ -203,7 +205,9 @@ def picture_dot(t: Topology, detail: str = "auto", engine: str | None = None) ->
     """
     summary = is_summary(t, detail)
     nodes = node_count(t)
-    title = f"Kilo mesh {t.subnet.masked()}: {_plural(nodes, 'node')} in {_plural(len(t.segments), 'location')}, {_plural(len(t.peers), 'Peer')}"
+    # Full granularity makes every node a segment of its own: not a location.
+    unit = "location" if all(seg.location.startswith(LOGICAL_PREFIX) for seg in t.segments) else "segment"
+    title = f"Kilo mesh {t.subnet.masked()}: {_plural(nodes, 'node')} in {_plural(len(t.segments), unit)}, {_plural(len(t.peers), 'Peer')}"
     if summary:
         title += " (summary; --detail full draws every node)"
     d = _Dot(["digraph mesh {"])
@@ -214,7 +218,7 @@ def picture_dot(t: Topology, detail: str = "auto", engine: str | None = None) ->
     d.add(f'\tnode [fontname="{FONT}", fontsize=11, shape=box, style="rounded,filled", fillcolor=white, margin="0.12,0.04"];')
     d.add(f'\tedge [fontname="{FONT}", dir=none, arrowhead=none];')
     if summary:
-        _summary(d, t)
+        _summary(d, t, engine or engine_for(t, detail))
     else:
         _full(d, t, engine or engine_for(t, detail))
     d.add("}")
@@ -266,31 +270,58 @@ def _full(d: _Dot, t: Topology, engine: str) -> None:
             d.add("".join(f'\t{leader} -> p{k} [color="{PEER_COLOUR}", style=dashed];' for k in range(len(t.peers))))
 
 
-def _summary(d: _Dot, t: Topology) -> None:
-    ids = []
+def _size(lines: list[str]) -> tuple[float, float]:
+    """A generous (width, height) in inches of a box holding ``lines`` at 11 points."""
+    return max(len(line) for line in lines) * 0.085 + 0.5, len(lines) * 0.19 + 0.4
+
+
+def _ring(sizes: list[tuple[float, float]], inner: float) -> list[tuple[float, float]]:
+    """Centres, in inches, of boxes of ``sizes`` on a circle, clockwise from the top, outside radius ``inner``."""
+    step = max(max(w, h) for w, h in sizes) + 0.5
+    radius = max(step * len(sizes) / (2 * math.pi), inner + step / 2 + 0.5)
+    centres = []
+    for i in range(len(sizes)):
+        angle = math.pi / 2 - 2 * math.pi * i / len(sizes)
+        centres.append((radius * math.cos(angle), radius * math.sin(angle)))
+    return centres
+
+
+def _pos(x: float, y: float) -> str:
+    return f', pos="{x:.2f},{y:.2f}!"'
+
+
+def _summary(d: _Dot, t: Topology, engine: str) -> None:
+    # The boxes are pinned on a ring in the segments' order, with the Peers in the
+    # middle: neato then only draws the lines (circo takes minutes on 50 locations).
+    boxes = []
     for i, s in enumerate(t.segments):
         fill, border = location_colours(i)
-        leader = s.hostnames[s.leader]
-        rows = [f'<FONT POINT-SIZE="13" COLOR="{border}"><B>{_html(location_title(s.location))}</B></FONT>']
-        rows.append(f"leader <B>{_html(leader)}</B>")
-        if s.endpoint is not None and str(s.endpoint):
-            rows.append(_small(f"endpoint {s.endpoint}"))
+        plain = [location_title(s.location), f"leader {s.leader_name}"]
+        rows = [f'<FONT POINT-SIZE="13" COLOR="{border}"><B>{_html(plain[0])}</B></FONT>', f"leader <B>{_html(s.leader_name)}</B>"]
         wg = _wireguard_ip(s)
-        if wg is not None:
-            rows.append(_small(f"wireguard {wg}"))
+        small = [f"endpoint {s.endpoint}"] if s.endpoint is not None and str(s.endpoint) else []
+        small += [f"wireguard {wg}"] if wg is not None else []
+        rows += [_small(x) for x in small]
         rows.append(_plural(len(s.hostnames), "node"))
-        cidrs = ["<nil>" if c is None else str(c) for c in s.cidrs]
-        rows.extend(_small(c) for c in _capped(cidrs, "CIDRs"))
-        d.add(f'\tl{i} [label={_label(rows)}, {_LEADER}, color="{border}", fillcolor="{fill}"];')
-        ids.append(f"l{i}")
+        cidrs = _capped(["<nil>" if c is None else str(c) for c in s.cidrs], "CIDRs")
+        rows += [_small(c) for c in cidrs]
+        boxes.append((f'label={_label(rows)}, {_LEADER}, color="{border}", fillcolor="{fill}"', _size([*plain, *small, *cidrs])))
+    names = _capped([p.name for p in t.peers], "Peers")
+    peers_size = _size([_plural(len(t.peers), "Peer"), *names]) if t.peers else (0.0, 0.0)
+    centres = _ring([size for _, size in boxes], max(peers_size) / 2)
+    pin = engine == "neato"
+    for i, ((attrs, _), (x, y)) in enumerate(zip(boxes, centres, strict=True)):
+        d.add(f"\tl{i} [{attrs}{_pos(x, y) if pin else ''}];")
+    ids = [f"l{i}" for i in range(len(boxes))]
     for i, a in enumerate(ids):
         for b in ids[i + 1 :]:
             d.add(f'\t{a} -> {b} [color="{TUNNEL_COLOUR}a0"];')
     if not t.peers:
         return
-    names = _capped([p.name for p in t.peers], "Peers")
     rows = [f'<FONT POINT-SIZE="13" COLOR="{PEER_COLOUR}"><B>{_plural(len(t.peers), "Peer")}</B></FONT>']
     rows.extend(_small(n) for n in names)
-    d.add(f'\tpeers [label={_label(rows)}, shape=ellipse, style="dashed,filled", fillcolor="#f7f0fb", color="{PEER_COLOUR}", penwidth=2];')
+    d.add(
+        f'\tpeers [label={_label(rows)}, shape=ellipse, style="dashed,filled", fillcolor="#f7f0fb", color="{PEER_COLOUR}", penwidth=2{_pos(0, 0) if pin else ""}];'
+    )
     for a in ids:
-        d.add(f'\t{a} -> peers [color="{PEER_COLOUR}", style=dashed, {_PEER_SPRING}];')
+        d.add(f'\t{a} -> peers [color="{PEER_COLOUR}", style=dashed, penwidth=1.5];')
