@@ -240,3 +240,11 @@ def test_hostile_location_names_render_as_written(tmp_path: pathlib.Path) -> Non
             title = location_title(s.location).replace("\t", "\\x09").replace("\x01", "\\x01")
             assert title in texts, (detail, title)
     assert {location_title(s.location) for s in t.segments} >= set(HOSTILE[:4])
+
+
+def test_the_picture_module_is_pure_core() -> None:
+    code = (
+        "import sys, kgctl_py.mesh.picture; print(sorted({m.split('.')[0] for m in sys.modules} & {'click', 'kubernetes', 'yaml', 'graphviz', 'subprocess'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "[]"
