@@ -24,9 +24,11 @@ from kgctl_py.mesh.cluster import (
     parse_allowed_ips,
 )
 from kgctl_py.mesh.model import Granularity
+from kgctl_py.mesh.picture import DETAILS, SUMMARY_ABOVE
 
 GRAPH_FORMATS = ("dot", "svg", "png")
 LAYOUTS = ("circo", "dot", "neato", "fdp", "sfdp", "twopi")
+STYLES = ("picture", "kgctl")
 
 
 def load_cluster(s: Settings, need_peers: bool = True) -> tuple[Cluster, int]:
@@ -58,44 +60,41 @@ def _emit(out: Output) -> None:
 
 @cli.command(context_settings={"ignore_unknown_options": False, "allow_extra_args": True})
 @click.option("-o", "--output", "fmt", type=CompletingChoice(GRAPH_FORMATS), default="dot", show_default=True, help="dot prints kgctl's DOT text; svg and png are rendered with Graphviz.")
-@click.option("--layout", type=CompletingChoice(LAYOUTS), default=None, help="Graphviz layout engine for svg/png. (default circo)")
+@click.option("--layout", type=CompletingChoice(LAYOUTS), default=None, help="Graphviz layout engine for svg/png. (default fdp for the picture, neato for its summary, circo for --style kgctl)")
+@click.option("--style", type=CompletingChoice(STYLES), default="picture", show_default=True, help="svg/png: picture draws location boxes, leaders, Peers and a legend; kgctl renders kgctl's DOT unchanged.")
+@click.option("--detail", type=CompletingChoice(DETAILS), default="auto", show_default=True, help=f"picture: full draws every node, summary one box per location; auto summarises above {SUMMARY_ABOVE} nodes.")
 @click.option("--output-file", type=click.Path(dir_okay=False, writable=True), default=None, help="Write to this file instead of stdout.")
 @global_options
 @click.pass_context
-def graph(ctx: click.Context, fmt: str, layout: str | None, output_file: str | None) -> None:
+def graph(ctx: click.Context, fmt: str, layout: str | None, style: str, detail: str, output_file: str | None) -> None:
     """Generates a graph of the Kilo network (DOT, like kgctl; or SVG/PNG)."""
     if fmt not in GRAPH_FORMATS:
         raise CliError(f"output format {fmt} unknown; possible values are: {', '.join(GRAPH_FORMATS)}", ExitCode.USAGE)
     if layout is not None and layout not in LAYOUTS:
         raise CliError(f"layout {layout} unknown; possible values are: {', '.join(LAYOUTS)}", ExitCode.USAGE)
+    for value, name, choices in ((style, "style", STYLES), (detail, "detail", DETAILS)):
+        if value not in choices:
+            raise CliError(f"{name} {value} unknown; possible values are: {', '.join(choices)}", ExitCode.USAGE)
     s = settings(ctx)
     validate_globals(s)
     cluster, now = load_cluster(s)
     try:
-        from kgctl_py.mesh.cluster import graph as graph_text
+        from kgctl_py.mesh.cluster import graph as graph_text, topology_for_graph
+        from kgctl_py import render
 
-        dot = graph_text(cluster, _options(s), now).stdout
+        if fmt != "dot" and style == "picture":
+            data = render.render_picture(topology_for_graph(cluster, _options(s), now), fmt, detail, layout)
+        else:
+            dot = graph_text(cluster, _options(s), now).stdout
+            data = dot.encode() if fmt == "dot" else render.render(dot, fmt, layout or "circo")
     except KgctlError as err:
         raise CliError(str(err)) from None
-    data = dot.encode() if fmt == "dot" else _render(dot, fmt, layout or "circo")
     if output_file:
         with open(output_file, "wb") as f:
             f.write(data)
     else:
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
-
-
-def _render(dot: str, fmt: str, layout: str) -> bytes:
-    import graphviz
-
-    try:
-        return graphviz.Source(dot, engine=layout).pipe(format=fmt)
-    except graphviz.ExecutableNotFound:
-        raise CliError(f"cannot render {fmt}: the Graphviz '{layout}' program is not installed; install the 'graphviz' package (e.g. apt-get install graphviz)", ExitCode.USAGE) from None
-    except graphviz.CalledProcessError as err:
-        detail = (err.stderr or b"").decode(errors="replace").strip().splitlines()
-        raise CliError(f"Graphviz failed to render {fmt}: {detail[-1] if detail else err}") from None
 
 
 def _showconf_options(f):  # type: ignore[no-untyped-def]
