@@ -61,12 +61,6 @@ def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
     return value
 
 
-def _kubeconfig_help() -> str:
-    from kgctl_py.kube.kubeconfig import default_kubeconfig
-
-    return f"Path to kubeconfig. (default {default_kubeconfig()!r})"
-
-
 _GLOBAL_OPTIONS: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
     click.option("--kubeconfig", metavar="PATH", help="Path to kubeconfig (default: $KUBECONFIG, merged like kubectl, else ~/.kube/config).", expose_value=False, callback=_remember),
     click.option("--context", metavar="NAME", help="The kubeconfig context to use.", expose_value=False, callback=_remember),
@@ -96,6 +90,16 @@ def validate_globals(s: Settings) -> None:
         raise CliError(f"backend {s.backend} unknown; posible values are: [kubernetes]", ExitCode.USAGE)
     if not (0 < s.request_timeout <= MAX_REQUEST_TIMEOUT):  # also false for nan
         raise CliError(f"invalid --request-timeout {s.request_timeout:g}: give a number of seconds greater than 0", ExitCode.USAGE)
+
+
+def split_csv(value: str, flag: str = "--allowed-ips") -> list[str]:
+    """A string-slice flag's value: cobra reads it as one CSV record."""
+    import csv
+
+    try:
+        return next(csv.reader([value])) if value else []
+    except (csv.Error, StopIteration):
+        raise CliError(f"invalid argument {value!r} for \"{flag}\" flag", ExitCode.USAGE) from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

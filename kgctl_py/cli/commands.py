@@ -12,6 +12,7 @@ from kgctl_py.cli import (
     cli,
     global_options,
     settings,
+    split_csv,
     validate_globals,
 )
 from kgctl_py.errors import CliError, ExitCode
@@ -130,7 +131,7 @@ def _run_showconf(ctx: click.Context, kind: str, name: str) -> None:
     output = opts.get("output", "wireguard")
     if output not in OUTPUT_FORMATS:
         raise CliError(f"output format {output} unknown; posible values are: json, wireguard, yaml", ExitCode.USAGE)
-    values = [v for arg in opts.get("allowed_ips", []) for v in _split_csv(arg)]
+    values = [v for arg in opts.get("allowed_ips", []) for v in split_csv(arg)]
     try:
         allowed = parse_allowed_ips(values)
     except KgctlError as err:
@@ -146,16 +147,6 @@ def _run_showconf(ctx: click.Context, kind: str, name: str) -> None:
     except KgctlError as err:
         raise CliError(str(err)) from None
     _emit(out)
-
-
-def _split_csv(value: str) -> list[str]:
-    # cobra reads string-slice flags as one CSV record.
-    import csv
-
-    try:
-        return next(csv.reader([value])) if value else []
-    except (csv.Error, StopIteration):
-        raise CliError(f"invalid argument {value!r} for \"--allowed-ips\" flag", ExitCode.USAGE) from None
 
 
 def _complete_names(kind: str):  # type: ignore[no-untyped-def]

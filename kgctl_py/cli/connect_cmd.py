@@ -6,10 +6,10 @@ from typing import Any
 
 import click
 
-from kgctl_py.cli import CompletingChoice, cli, global_options, settings, validate_globals
+from kgctl_py.cli import CompletingChoice, cli, global_options, settings, split_csv, validate_globals
+from kgctl_py.connect import LOG_LEVELS
 from kgctl_py.errors import CliError, ExitCode
 
-LOG_LEVELS = ("all", "debug", "info", "warn", "error", "none")
 IFNAMSIZ = 16  # Linux interface names: at most 15 bytes
 
 
@@ -64,8 +64,8 @@ def connect(ctx: click.Context, peer_name: str | None, allowed_ip: str, allowed_
 
     from kgctl_py.connect import system
     from kgctl_py.connect.agent import Connector, Logger, Options
-    from kgctl_py.connect.plan import parse_duration
     from kgctl_py.mesh.cluster import go_quote
+    from kgctl_py.mesh.duration import parse_duration
     from kgctl_py.mesh.endpoint import is_dns1123_subdomain
     from kgctl_py.mesh.ipnet import parse_network
     from kgctl_py.mesh.model import Granularity
@@ -82,7 +82,7 @@ def connect(ctx: click.Context, peer_name: str | None, allowed_ip: str, allowed_
     if ip is None:
         raise CliError(f'invalid argument "{allowed_ip}" for "-a, --allowed-ip" flag: invalid CIDR address: {allowed_ip}', ExitCode.USAGE)
     extra = []
-    for value in (v for arg in allowed_ips for v in _split_csv(arg)):
+    for value in (v for arg in allowed_ips for v in split_csv(arg)):
         net = parse_network(value)
         if net is None:
             raise CliError(f"invalid CIDR address: {value}", ExitCode.USAGE)
@@ -129,12 +129,3 @@ def _stopper(stop: Any) -> Any:
 
     return handler
 
-
-def _split_csv(value: str) -> list[str]:
-    # cobra reads string-slice flags as one CSV record.
-    import csv
-
-    try:
-        return next(csv.reader([value])) if value else []
-    except (csv.Error, StopIteration):
-        raise CliError(f'invalid argument {value!r} for "--allowed-ips" flag', ExitCode.USAGE) from None

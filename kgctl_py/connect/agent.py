@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from kgctl_py.connect import system
+from kgctl_py.connect import LOG_LEVELS, system
 from kgctl_py.connect.plan import Plan, plan, render_setconf
 from kgctl_py.errors import CliError, ExitCode
 from kgctl_py.mesh.cluster import Cluster, KgctlError
@@ -28,7 +28,6 @@ from kgctl_py.mesh.model import DEFAULT_TOPOLOGY_LABEL, Granularity
 PEERS = "/apis/kilo.squat.ai/v1alpha1/peers"
 NODES = "/api/v1/nodes"
 PEER_CRD = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/peers.kilo.squat.ai"
-LOG_LEVELS = ("all", "debug", "info", "warn", "error", "none")
 _RANK = {"debug": 0, "info": 1, "warn": 2, "error": 3}
 _THRESHOLD = {"all": 0, "debug": 0, "info": 1, "warn": 2, "error": 3, "none": 99}
 CLEANUP_TIMEOUT = 10.0  # Kilo gives the Peer deletion this long

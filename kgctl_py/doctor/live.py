@@ -342,7 +342,7 @@ def _ping_places(ctx: LiveContext) -> dict[str, P.Place]:
     if t is None:
         return places
     for s in t.segments:
-        loc = s.location.split(":", 1)[1] or '""'
+        loc = s.location_name or '""'
         for host in s.hostnames:
             places[host] = P.Place(loc, s.leader_name, str(s.endpoint) if s.endpoint is not None else "")
     return places
