@@ -30,8 +30,8 @@ def _broken_doc():
 
 def _run(snapshot, *args):
     from kgctl_py.cli import (
+        app,  # noqa: F401  (registers the commands)
         cli,
-        commands,  # noqa: F401  (registers the commands)
     )
 
     result = CliRunner().invoke(cli, ["doctor", "--snapshot", str(snapshot), *args], env={"NO_COLOR": ""})

@@ -18,7 +18,7 @@ from kubeapi import KubeAPIServer, load_fixture
 from kubeapi.testing import wait_until
 
 from kgctl_py import sources
-from kgctl_py.cli.tools_cmd import MASK, dump_yaml, redact
+from kgctl_py.snapshot import MASK, dump_yaml, redact
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CASES = ROOT / "tests" / "compat" / "cases"

@@ -16,8 +16,8 @@ from typing import Any
 import click
 
 from kgctl_py import KGCTL_COMPAT_VERSION, __version__
-from kgctl_py.errors import CliError, ExitCode
-from kgctl_py.kube import MAX_REQUEST_TIMEOUT
+from kgctl_py.errors import CliError, ExitCode, exit_code_for
+from kgctl_py.kube import valid_timeout
 
 GRANULARITIES = ("location", "full", "auto")
 DEFAULT_TIMEOUT = 30.0
@@ -88,7 +88,7 @@ def validate_globals(s: Settings) -> None:
         raise CliError(f"mesh granularity {s.mesh_granularity} unknown; posible values are: [location full auto]", ExitCode.USAGE)
     if s.backend != "kubernetes":
         raise CliError(f"backend {s.backend} unknown; posible values are: [kubernetes]", ExitCode.USAGE)
-    if not (0 < s.request_timeout <= MAX_REQUEST_TIMEOUT):  # also false for nan
+    if not valid_timeout(s.request_timeout):
         raise CliError(f"invalid --request-timeout {s.request_timeout:g}: give a number of seconds greater than 0", ExitCode.USAGE)
 
 
@@ -111,7 +111,7 @@ def cli() -> None:
 
 def main(argv: list[str] | None = None, prog_name: str = "kgctl-py") -> None:
     """Entry point: every failure ends as one line on stderr and an exit code."""
-    from kgctl_py.cli import commands  # noqa: F401  (registers the commands)
+    from kgctl_py.cli import app  # noqa: F401  (registers the commands)
 
     # SIGTERM ends a run like Ctrl-C: one line and exit 130, never a traceback.
     # doctor and connect install their own handlers to clean up first.
@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None, prog_name: str = "kgctl-py") -> None:
         code = err.exit_code
     except CliError as err:
         click.echo(err.message, err=True)
-        code = err.code
+        code = exit_code_for(err)
     except KeyboardInterrupt:
         click.echo("kgctl-py: interrupted", err=True)
         code = ExitCode.INTERRUPTED

@@ -9,7 +9,6 @@ import click
 from kgctl_py.cli import (
     CompletingChoice,
     Settings,
-    cli,
     global_options,
     settings,
     split_csv,
@@ -34,14 +33,7 @@ def load_cluster(s: Settings, need_peers: bool = True) -> tuple[Cluster, int]:
     """The cluster's nodes and peers from --snapshot or the API, and the time to judge them at."""
     from kgctl_py import sources
 
-    if s.snapshot is not None:
-        objects = sources.read_snapshot(s.snapshot, s.now)
-        if need_peers and not objects.crd_present:
-            raise sources.crd_missing_error(f"the snapshot {objects.source} records no peers.kilo.squat.ai CRD")
-    else:
-        objects = sources.from_cluster(s.kubeconfig, s.context, s.request_timeout, need_peers)
-        if s.now is not None:
-            objects.now = s.now
+    objects = sources.load(s, sources.MESH if need_peers else sources.Want())
     return Cluster.from_objects(objects.nodes, objects.peers, s.topology_label), objects.now
 
 
@@ -57,7 +49,7 @@ def _emit(out: Output) -> None:
         sys.stderr.write(out.stderr)
 
 
-@cli.command(context_settings={"ignore_unknown_options": False, "allow_extra_args": True})
+@click.command(context_settings={"ignore_unknown_options": False, "allow_extra_args": True})
 @click.option("-o", "--output", "fmt", type=CompletingChoice(GRAPH_FORMATS), default="dot", show_default=True, help="dot prints kgctl's DOT text; svg and png are rendered with Graphviz.")
 @click.option("--layout", type=CompletingChoice(LAYOUTS), default=None, help="Graphviz layout engine for svg/png. (default circo)")
 @click.option("--output-file", type=click.Path(dir_okay=False, writable=True), default=None, help="Write to this file instead of stdout.")
@@ -115,7 +107,7 @@ def _remember_showconf(ctx: click.Context, param: click.Parameter, value: object
     return value
 
 
-@cli.group(invoke_without_command=True, context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@click.group(invoke_without_command=True, context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 @_showconf_options
 @global_options
 @click.pass_context
@@ -176,8 +168,3 @@ def showconf_node(ctx: click.Context, name: str) -> None:
 def showconf_peer(ctx: click.Context, name: str) -> None:
     """Show the WireGuard configuration for a peer in the Kilo network."""
     _run_showconf(ctx, "peer", name)
-from kgctl_py.cli import (
-    connect_cmd,  # noqa: F401
-    tools_cmd,  # noqa: F401
-)
-from kgctl_py.cli import doctor_cmd  # noqa: E402,F401

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from kgctl_py.cli import CompletingChoice, cli, global_options, settings, split_csv, validate_globals
+from kgctl_py.cli import CompletingChoice, global_options, settings, split_csv, validate_globals
 from kgctl_py.connect import LOG_LEVELS
 from kgctl_py.errors import CliError, ExitCode
 
@@ -34,7 +34,7 @@ class _Command(click.Command):
 _PFLAG_BOOL = {v: True for v in ("1", "t", "T", "TRUE", "true", "True")} | {v: False for v in ("0", "f", "F", "FALSE", "false", "False")}
 
 
-@cli.command(cls=_Command)
+@click.command(cls=_Command)
 @click.argument("peer_name", required=False, metavar="[PEER_NAME]")
 @click.option("-a", "--allowed-ip", default="10.10.10.10/32", show_default=True, metavar="CIDR", help="Allowed IP of the peer.")
 @click.option("--allowed-ips", multiple=True, metavar="CIDRS", help="Additional allowed IPs of the cluster, e.g. the service CIDR (repeatable, comma-separated).")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import click
 
-from kgctl_py.cli import CompletingChoice, cli, global_options, settings, validate_globals
+from kgctl_py.cli import CompletingChoice, global_options, settings, validate_globals
 from kgctl_py.errors import CliError, ExitCode
 
 DOCTOR_FORMATS = ("table", "json", "short")
 
 
-@cli.command()
+@click.command()
 @click.option("-o", "--output", "fmt", type=CompletingChoice(DOCTOR_FORMATS), default="table", show_default=True, help="table (grouped, with hints), json (documented schema) or short.")
 @click.option("--check", "checks", metavar="ID", multiple=True, help="Run only checks matching this id or glob (repeatable), e.g. 'kilo.*'.")
 @click.option("--skip", "skips", metavar="ID", multiple=True, help="Skip checks matching this id or glob (repeatable).")

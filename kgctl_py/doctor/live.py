@@ -19,7 +19,7 @@ from kgctl_py.doctor.model import DoctorOptions, Finding, Status
 from kgctl_py.doctor.pool import run_bounded
 from kgctl_py.doctor.static import StaticInput, age_text, pod_ready
 from kgctl_py.errors import CliError
-from kgctl_py.kube.client import ApiError
+from kgctl_py.kube.errors import ApiError
 from kgctl_py.mesh.cluster import KgctlError, Options, node_topology
 from kgctl_py.mesh.key import key_str
 
