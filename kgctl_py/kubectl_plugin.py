@@ -50,11 +50,11 @@ def translate_args(argv: list[str]) -> list[str]:
     return out
 
 
-def main() -> None:
+def main() -> int:
     from kgctl_py.cli import main as cli_main
 
-    cli_main(translate_args(sys.argv[1:]), prog_name=PROG_NAME)
+    return cli_main(translate_args(sys.argv[1:]), prog_name=PROG_NAME)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

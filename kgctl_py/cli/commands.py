@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from kgctl_py.cli import (
     CompletingChoice,
     Settings,
+    environment,
     global_options,
     settings,
     split_csv,
     validate_globals,
 )
+from kgctl_py.environment import Environment
 from kgctl_py.errors import CliError, ExitCode
 from kgctl_py.mesh.cluster import (
     OUTPUT_FORMATS,
@@ -41,12 +41,11 @@ def _options(s: Settings) -> Options:
     return Options(granularity=Granularity(s.mesh_granularity), port=s.port)
 
 
-def _emit(out: Output) -> None:
+def _emit(env: Environment, out: Output) -> None:
     if out.stdout:
-        sys.stdout.write(out.stdout)
-        sys.stdout.flush()
+        env.write(out.stdout)
     if out.stderr:
-        sys.stderr.write(out.stderr)
+        env.stderr.write(out.stderr)
 
 
 @click.command(context_settings={"ignore_unknown_options": False, "allow_extra_args": True})
@@ -75,8 +74,7 @@ def graph(ctx: click.Context, fmt: str, layout: str | None, output_file: str | N
         with open(output_file, "wb") as f:
             f.write(data)
     else:
-        sys.stdout.buffer.write(data)
-        sys.stdout.flush()
+        environment(ctx).write_bytes(data)
 
 
 def _render(dot: str, fmt: str, layout: str) -> bytes:
@@ -115,7 +113,7 @@ def showconf(ctx: click.Context) -> None:
     """Show the WireGuard configuration for a node or peer in the Kilo network."""
     if ctx.invoked_subcommand is None:
         # Like kgctl: without a known subcommand, show the help and succeed.
-        click.echo(ctx.get_help())
+        click.echo(ctx.get_help(), file=environment(ctx).stdout)
 
 
 def _run_showconf(ctx: click.Context, kind: str, name: str) -> None:
@@ -138,7 +136,7 @@ def _run_showconf(ctx: click.Context, kind: str, name: str) -> None:
         out = run(cluster, name, _options(s), now, bool(opts.get("as_peer")), output, allowed)
     except KgctlError as err:
         raise CliError(str(err)) from None
-    _emit(out)
+    _emit(environment(ctx), out)
 
 
 def _complete_names(kind: str):  # type: ignore[no-untyped-def]

@@ -3,13 +3,11 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 from click.shell_completion import BashComplete, CompletionItem, FishComplete, ShellComplete, ZshComplete, add_completion_class
 
 from kgctl_py import __version__
-from kgctl_py.cli import cli, global_options
+from kgctl_py.cli import cli, environment, global_options
 
 PROG = "kgctl-py"
 COMPLETE_VAR = "_KGCTL_PY_COMPLETE"
@@ -203,7 +201,8 @@ def completion_script(shell: str, prog_name: str = PROG) -> str:
 @click.command("completion")
 @click.argument("shell", type=click.Choice(SHELLS))
 @global_options
-def completion(shell: str) -> None:
+@click.pass_context
+def completion(ctx: click.Context, shell: str) -> None:
     """Print the shell completion script for bash, zsh or fish.
 
     \b
@@ -216,4 +215,4 @@ def completion(shell: str) -> None:
     the names of Ready nodes and peers for `showconf node` and `showconf
     peer`, read from the cluster or --snapshot.
     """
-    sys.stdout.write(completion_script(shell))
+    environment(ctx).write(completion_script(shell))

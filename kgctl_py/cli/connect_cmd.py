@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from kgctl_py.cli import CompletingChoice, global_options, settings, split_csv, validate_globals
+from kgctl_py.cli import CompletingChoice, environment, global_options, settings, split_csv, validate_globals
 from kgctl_py.connect import LOG_LEVELS
 from kgctl_py.errors import CliError, ExitCode
 
@@ -74,7 +74,7 @@ def connect(ctx: click.Context, peer_name: str | None, allowed_ip: str, allowed_
     validate_globals(s)
     if s.snapshot is not None or s.now is not None:
         raise CliError("connect works on the live cluster; --snapshot and --now do not apply", ExitCode.USAGE)
-    log = Logger(log_level)
+    log = Logger(log_level, environment(ctx).stdout)
     name = peer_name if peer_name is not None else socket.gethostname()
     if not is_dns1123_subdomain(name):
         raise CliError(f"peer name {go_quote(name)} is not a valid DNS-1123 subdomain (lower-case letters, digits, '-' and '.'); pass a PEER_NAME", ExitCode.USAGE)

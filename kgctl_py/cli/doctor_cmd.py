@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from kgctl_py.cli import CompletingChoice, global_options, settings, validate_globals
+from kgctl_py.cli import CompletingChoice, environment, global_options, settings, validate_globals
 from kgctl_py.errors import CliError, ExitCode
 
 DOCTOR_FORMATS = ("table", "json", "short")
@@ -42,12 +42,12 @@ def doctor(ctx: click.Context, fmt: str, checks: tuple[str, ...], skips: tuple[s
     s = settings(ctx)
     validate_globals(s)
     opts = DoctorOptions(checks, skips, static_only, timeout, image, namespace, keep, max_concurrent_execs, wg_interface, from_host, api_port)
-    env = Env.detect()
+    env = Env.of(environment(ctx))
     observer = Observer()
 
     def warn(message: str) -> None:
         env.end_progress()
-        click.echo(f"kgctl-py: {message}", err=True)
+        click.echo(f"kgctl-py: {message}", file=env.stderr)
 
     try:
         code = run_doctor(s, opts, observer, env.show_progress, warn)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import sys
 
 import click
 
-from kgctl_py.cli import global_options, settings, validate_globals
+from kgctl_py.cli import environment, global_options, settings, validate_globals
+from kgctl_py.environment import Environment
 from kgctl_py.errors import CliError, ExitCode
-from kgctl_py.snapshot import capture, counts, dump_yaml
 
 
 @click.command("snapshot")
@@ -31,22 +30,24 @@ def snapshot(ctx: click.Context, output_file: str) -> None:
     never read. Given --snapshot, this re-writes that
     file (e.g. a `kubectl get -o yaml` dump) with the same redactions.
     """
+    from kgctl_py.snapshot import capture, counts, dump_yaml
+
     s = settings(ctx)
     validate_globals(s)
-    doc = capture(s, _warn)
+    env = environment(ctx)
+    doc = capture(s, lambda message: _warn(env, message))
     text = dump_yaml(doc)
     if output_file == "-":
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        env.write(text)
         return
     _write_atomically(output_file, text)
     n = counts(doc)
-    click.echo(f"kgctl-py: wrote {n.get('Node', 0)} nodes, {n.get('Peer', 0)} peers and {n.get('Pod', 0)} Kilo pods to {output_file}", err=True)
+    click.echo(f"kgctl-py: wrote {n.get('Node', 0)} nodes, {n.get('Peer', 0)} peers and {n.get('Pod', 0)} Kilo pods to {output_file}", file=env.stderr)
 
 
-def _warn(message: str) -> None:
+def _warn(env: Environment, message: str) -> None:
     # Nodes and peers are what matter most; a snapshot without pods still helps.
-    click.echo(f"kgctl-py: warning: {message}; the snapshot has no Kilo pods", err=True)
+    click.echo(f"kgctl-py: warning: {message}; the snapshot has no Kilo pods", file=env.stderr)
 
 
 
