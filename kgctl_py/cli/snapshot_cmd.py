@@ -16,7 +16,7 @@ from kgctl_py.errors import CliError, ExitCode
 @global_options
 @click.pass_context
 def snapshot(ctx: click.Context, output_file: str) -> None:
-    """Save the cluster's Nodes, Peers and Kilo pods to one YAML file.
+    """Save Nodes, Peers, Kilo's pods and DaemonSet to one YAML file.
 
     `kgctl-py --snapshot FILE ...` reads it back, judging readiness at the
     capture time recorded in it (or at --now), so graph, showconf and the
@@ -25,7 +25,7 @@ def snapshot(ctx: click.Context, output_file: str) -> None:
 
     Secrets are left out: Peer preshared keys (so showconf from the snapshot
     prints no PresharedKey), kubectl's last-applied configuration, literal
-    environment values of the Kilo pods, and the credential values k3s
+    environment values of the Kilo pods and DaemonSet, and the credential values k3s
     records in the node-args and node-env annotations. Kubernetes Secrets are
     never read. Given --snapshot, this re-writes that
     file (e.g. a `kubectl get -o yaml` dump) with the same redactions.
