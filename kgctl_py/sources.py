@@ -42,6 +42,19 @@ class ClusterObjects:
     # Kilo's DaemonSet (kube-system/kilo), when it was read and exists.
     daemonsets: list[dict[str, Any]] = field(default_factory=list)
     daemonset_listed: bool = False
+    # The API server's Date header after the reads (live only); see ``server_time``.
+    server_date: str | None = None
+
+    def server_time(self) -> int | None:
+        """The API server's clock in Unix seconds, if it sent a valid Date header."""
+        if not self.server_date:
+            return None
+        import email.utils
+
+        try:
+            return int(email.utils.parsedate_to_datetime(self.server_date).timestamp())
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
 
     def listed(self) -> list[str]:
         """The kinds read, for the snapshot's LISTED annotation."""
@@ -122,7 +135,7 @@ def load(s: SourceSettings, want: Want = MESH, *, client: Api | None = None, tim
 def live_now(flag: int | None = None) -> int:
     """The time a live cluster is judged at: --now if given, else this machine's clock.
 
-    (The API server's clock, from its Date header, would go here.)
+    (``ClusterObjects.server_time`` has the API server's clock, for a skew check.)
     """
     return flag if flag is not None else int(time.time())
 
@@ -165,7 +178,8 @@ def fetch(client: Api, want: Want = DOCTOR, warn: Callable[[str], None] | None =
         except ApiError:
             pass  # best effort: the snapshot then says it was not captured
     server = getattr(getattr(client, "auth", None), "server", "")
-    return ClusterObjects(nodes, peers, pods, crd, 0, server, pods_listed, daemonsets, daemonset_listed)
+    date = getattr(client, "server_date", None)
+    return ClusterObjects(nodes, peers, pods, crd, 0, server, pods_listed, daemonsets, daemonset_listed, date if isinstance(date, str) else None)
 
 
 def _parse_snapshot_text(text: str, name: str) -> Any:

@@ -134,3 +134,27 @@ def test_the_kube_layer_raises_typed_errors_and_one_mapping_gives_exit_codes(blo
         resources.NODES.list(gone)
     assert unreachable.value.status == 0 and errors.exit_code_for(unreachable.value) == errors.ExitCode.API_UNREACHABLE
     assert url in unreachable.value.message
+
+
+def test_live_source_records_the_api_servers_clock(blog, tmp_path):
+    """Readiness is still judged by this machine's clock; the server's Date is kept for a skew check."""
+    import time
+
+    from kgctl_py import sources
+    from kgctl_py.cli import Settings
+
+    objects, meta = blog
+    with KubeAPIServer(objects, captured_at=meta["capturedAt"]) as srv:
+        s = Settings(kubeconfig=srv.write_kubeconfig(tmp_path / "k"))
+        before = int(time.time())
+        got = sources.load(s)
+        after = int(time.time())
+        fixed = sources.load(Settings(kubeconfig=s.kubeconfig, now=1234))
+    assert len(got.nodes) == 6 and before <= got.now <= after
+    server = got.server_time()
+    assert server is not None and before - 1 <= server <= after + 1
+    assert fixed.now == 1234 and fixed.server_time() is not None
+    assert sources.ClusterObjects([], [], server_date="not a date").server_time() is None
+    snap = tmp_path / "snap.json"
+    snap.write_text('{"apiVersion": "v1", "kind": "List", "items": []}')
+    assert sources.load(Settings(snapshot=str(snap))).server_time() is None

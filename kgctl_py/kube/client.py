@@ -75,6 +75,8 @@ class Client:
         self.prefix = url.path.rstrip("/")
         self._ctx = _ssl_context(auth) if url.scheme == "https" else None
         self._conn: http.client.HTTPConnection | None = None
+        # The API server's clock, as its last answer's Date header gave it (unparsed: cheap).
+        self.server_date: str | None = None
         self.headers = {"Accept": "application/json", "User-Agent": "kgctl-py"}
         if auth.token:
             self.headers["Authorization"] = f"Bearer {auth.token}"
@@ -114,6 +116,7 @@ class Client:
                 conn = self._connection()
                 conn.request(method, target, body=payload, headers=headers)
                 resp = conn.getresponse()
+                self.server_date = resp.getheader("Date") or self.server_date
                 data = _read_body(resp, time.monotonic() + self.timeout)
             except (ConnectionResetError, ConnectionAbortedError, BrokenPipeError, http.client.RemoteDisconnected, http.client.IncompleteRead) as err:
                 self.close()
