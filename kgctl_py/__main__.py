@@ -1,3 +1,5 @@
+import sys
+
 from kgctl_py.cli import main
 
-main()
+sys.exit(main())

@@ -1,4 +1,5 @@
-"""Exit codes and the one error type the CLI turns into a one-line message."""
+"""Exit codes, the one error type the CLI turns into a one-line message, and the one
+mapping from an error to its exit code (like httpie's ``status.py``)."""
 
 from __future__ import annotations
 
@@ -31,3 +32,32 @@ class CliError(Exception):
         super().__init__(message)
         self.message = message
         self.code = code
+
+
+# The kube layer's error kinds (kgctl_py.kube.errors) and their exit codes.
+API_EXIT_CODES = {
+    "unreachable": ExitCode.API_UNREACHABLE,
+    "timeout": ExitCode.API_UNREACHABLE,
+    "denied": ExitCode.API_DENIED,
+    "not-found": ExitCode.API_ERROR,
+    "conflict": ExitCode.API_ERROR,
+    "server-error": ExitCode.API_ERROR,
+    "bad-response": ExitCode.API_ERROR,
+    "error": ExitCode.API_ERROR,
+}
+# What the user can change with a flag, appended to the message.
+FLAG_HINTS = {"timeout": "check the server or raise --request-timeout"}
+
+
+def exit_code_for(err: BaseException) -> ExitCode:
+    """The exit status for an error that ends a command."""
+    kind = getattr(err, "kind", None)
+    if isinstance(kind, str) and kind in API_EXIT_CODES:
+        return API_EXIT_CODES[kind]
+    if isinstance(err, CliError):
+        return err.code
+    return ExitCode.FAILURE
+
+
+def flag_hint(kind: str) -> str:
+    return FLAG_HINTS.get(kind, "")

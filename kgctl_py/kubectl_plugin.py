@@ -8,12 +8,11 @@ and its own environment, so KUBECONFIG works as is, and ``--kubeconfig`` and
 
 from __future__ import annotations
 
-import re
 import sys
 
+from kgctl_py.mesh.duration import parse_duration
+
 PROG_NAME = "kubectl kilo"
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
 def kubectl_duration(text: str) -> str | None:
@@ -21,10 +20,10 @@ def kubectl_duration(text: str) -> str | None:
 
     kubectl's 0 means "no timeout"; ours stay bounded, so None: keep the default.
     """
-    parts = _DURATION.findall(text)
-    if not parts or "".join(n + u for n, u in parts) != text:
+    seconds = parse_duration(text)
+    if seconds is None:
+        # kubectl also takes a bare number of seconds, which is ours already.
         return None if text.strip() in ("0", "0.0") else text
-    seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)
     return f"{seconds:g}" if seconds else None
 
 
@@ -51,11 +50,11 @@ def translate_args(argv: list[str]) -> list[str]:
     return out
 
 
-def main() -> None:
+def main() -> int:
     from kgctl_py.cli import main as cli_main
 
-    cli_main(translate_args(sys.argv[1:]), prog_name=PROG_NAME)
+    return cli_main(translate_args(sys.argv[1:]), prog_name=PROG_NAME)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

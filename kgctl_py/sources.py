@@ -6,24 +6,26 @@ Both give the same ``ClusterObjects``; the core never knows which it got.
 from __future__ import annotations
 
 import json
-import re
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from kgctl_py.errors import CliError, ExitCode
+from kgctl_py.kube import resources as R
+from kgctl_py.kube.decode import replace_lone_surrogates
+from kgctl_py.kube.errors import ApiError, Denied, NotFound
+from kgctl_py.kube.resources import Api
 from kgctl_py.mesh import annotations as ann
 from kgctl_py.mesh.annotations import parse_go_int64
 
-NODES = "/api/v1/nodes"
-PEERS = "/apis/kilo.squat.ai/v1alpha1/peers"
-PEER_CRD = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/peers.kilo.squat.ai"
-KILO_PODS = "/api/v1/pods"
-KILO_POD_SELECTOR = "app.kubernetes.io/name=kilo"
 # Written by ``kgctl-py snapshot`` into the List's metadata.
 CAPTURED_AT = "kgctl-py.squat.ai/captured-at"
 CRD_PRESENT = "kgctl-py.squat.ai/peer-crd"
+# The kinds the snapshot read, comma-separated: "Pod" means the Kilo pods were
+# listed (even if there were none), "DaemonSet" that kube-system/kilo was looked up.
+LISTED = "kgctl-py.squat.ai/listed"
 
 
 @dataclass
@@ -35,83 +37,150 @@ class ClusterObjects:
     # The time readiness is judged at (Unix seconds).
     now: int = 0
     source: str = ""
+    # Whether the Kilo pods were read: no pods then means none run.
+    pods_listed: bool = False
+    # Kilo's DaemonSet (kube-system/kilo), when it was read and exists.
+    daemonsets: list[dict[str, Any]] = field(default_factory=list)
+    daemonset_listed: bool = False
+    # The API server's Date header after the reads (live only); see ``server_time``.
+    server_date: str | None = None
+
+    def server_time(self) -> int | None:
+        """The API server's clock in Unix seconds, if it sent a valid Date header."""
+        if not self.server_date:
+            return None
+        import email.utils
+
+        try:
+            return int(email.utils.parsedate_to_datetime(self.server_date).timestamp())
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+
+    def listed(self) -> list[str]:
+        """The kinds read, for the snapshot's LISTED annotation."""
+        kinds = ["Node"] + (["Peer"] if self.crd_present else [])
+        return kinds + (["Pod"] if self.pods_listed else []) + (["DaemonSet"] if self.daemonset_listed else [])
+
+
+@dataclass(frozen=True)
+class Want:
+    """What a command reads from the cluster."""
+
+    nodes: bool = True
+    peers: bool = True
+    # Ask for the Peer CRD first, as kgctl does; without it there are no peers to list.
+    crd: bool = True
+    # A missing CRD is an error (kgctl's commands) rather than recorded (doctor, snapshot).
+    require_crd: bool = False
+    pods: bool = False
+    # A 403 on pods is a warning and no pods, not an error.
+    pods_optional: bool = False
+    # Kilo's DaemonSet, if readable.
+    daemonset: bool = False
+
+
+# graph and showconf: kgctl's reads.
+MESH = Want(require_crd=True)
+# doctor: a 403 on pods fails the checks that need them, not the run.
+DOCTOR = Want(pods=True, pods_optional=True)
+SNAPSHOT = Want(pods=True, pods_optional=True, daemonset=True)
+# TAB completion: one list call, no CRD check (a failing list means no names).
+NODE_NAMES = Want(peers=False, crd=False)
+PEER_NAMES = Want(nodes=False, crd=False)
+
+
+class SourceSettings(Protocol):
+    """The global flags a loader reads (``kgctl_py.cli.Settings`` has them)."""
+
+    kubeconfig: str | None
+    context: str | None
+    snapshot: str | None
+    now: int | None
+    request_timeout: float
 
 
 def crd_missing_error(detail: str) -> CliError:
     return CliError(f"failed to initialize peer backend: CRD is not present: {detail}", ExitCode.API_ERROR)
 
 
-def fetch(client: Any, *, with_pods: bool = False, pods_optional: bool = False, warn: Any = None) -> ClusterObjects:
-    """Nodes, Peers (when the Peer CRD exists) and, if asked, the Kilo pods.
+def load(s: SourceSettings, want: Want = MESH, *, client: Api | None = None, timeout: float | None = None, warn: Callable[[str], None] | None = None) -> ClusterObjects:
+    """The cluster's objects from --snapshot or the API, and the time to judge them at.
 
-    A missing CRD is recorded, not raised: kgctl's commands raise it
-    (``from_cluster``), doctor and ``snapshot`` report it.  With
-    ``pods_optional`` a 403 on pods is passed to ``warn`` and yields no pods.
+    The one time rule: ``--now`` if given; else for a snapshot its capture time
+    (else its newest last-seen); else this machine's clock after the lists.
+    ``client`` reuses an open client; else one is made from the kubeconfig
+    (with ``timeout`` instead of --request-timeout if given) and closed.
     """
-    from kgctl_py.kube.client import ApiError
+    if s.snapshot is not None:
+        objects = read_snapshot(s.snapshot, s.now)
+        if want.require_crd and not objects.crd_present:
+            raise crd_missing_error(f"the snapshot {objects.source} records no peers.kilo.squat.ai CRD")
+        return objects
+    if client is not None:
+        objects = fetch(client, want, warn)
+    else:
+        from kgctl_py.kube.client import Client
+        from kgctl_py.kube.kubeconfig import resolve
 
-    nodes = client.list(NODES, what="nodes")
-    try:
-        client.get(PEER_CRD, what="customresourcedefinition peers.kilo.squat.ai")
-        crd = True
-    except ApiError as err:
-        if err.status != 404:
-            raise
-        crd = False
-    peers = client.list(PEERS, what="peers.kilo.squat.ai") if crd else []
-    pods: list[dict[str, Any]] = []
-    if with_pods:
+        own = Client(resolve(s.kubeconfig, s.context), timeout=s.request_timeout if timeout is None else timeout)
         try:
-            pods = client.list(KILO_PODS, {"labelSelector": KILO_POD_SELECTOR}, what="pods")
-        except ApiError as err:
-            if not (pods_optional and err.status == 403):
-                raise
-            if warn is not None:
-                warn(err.message)
-    return ClusterObjects(nodes, peers, pods, crd, int(time.time()), client.auth.server)
-
-
-def from_cluster(kubeconfig: str | None, context: str | None, timeout: float, need_peers: bool = True, with_pods: bool = False) -> ClusterObjects:
-    """What kgctl reads: the nodes, and the peers behind kgctl's CRD check."""
-    from kgctl_py.kube.client import Client
-    from kgctl_py.kube.kubeconfig import resolve
-
-    client = Client(resolve(kubeconfig, context), timeout=timeout)
-    try:
-        objects = fetch(client, with_pods=with_pods)
-    finally:
-        client.close()
-    if need_peers and not objects.crd_present:
+            objects = fetch(own, want, warn)
+        finally:
+            own.close()
+    if want.require_crd and not objects.crd_present:
         raise crd_missing_error('customresourcedefinitions.apiextensions.k8s.io "peers.kilo.squat.ai" not found')
+    objects.now = live_now(s.now)
     return objects
 
 
-# A \uD800-\uDFFF escape: JSON and YAML decode it to a lone surrogate, which
-# cannot be printed as UTF-8.  Go's decoder turns those into U+FFFD; so do we.
-_SURROGATE_ESCAPE = re.compile(rb"\\[uU](?:0000)?[dD][89a-fA-F]")
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+def live_now(flag: int | None = None) -> int:
+    """The time a live cluster is judged at: --now if given, else this machine's clock.
+
+    (``ClusterObjects.server_time`` has the API server's clock, for a skew check.)
+    """
+    return flag if flag is not None else int(time.time())
 
 
-def replace_lone_surrogates(obj: Any, raw: bytes) -> Any:
-    """``obj`` decoded from ``raw``, with lone surrogates replaced (cheap when ``raw`` has none)."""
-    if not _SURROGATE_ESCAPE.search(raw):
-        return obj
-    return _replace(obj)
+def fetch(client: Api, want: Want = DOCTOR, warn: Callable[[str], None] | None = None) -> ClusterObjects:
+    """Read what ``want`` names with ``client``; ``now`` is left to the caller (see ``load``).
 
-
-def without_lone_surrogates(obj: Any) -> Any:
-    """A copy where lone surrogates (valid in JSON, not in UTF-8) become U+FFFD."""
-    return _replace(obj)
-
-
-def _replace(obj: Any) -> Any:
-    if isinstance(obj, str):
-        return _LONE_SURROGATE.sub("\ufffd", obj)
-    if isinstance(obj, list):
-        return [_replace(v) for v in obj]
-    if isinstance(obj, dict):
-        return {_replace(k): _replace(v) for k, v in obj.items()}
-    return obj
+    A missing CRD is recorded, not raised. With ``want.pods_optional`` a 403 on
+    pods is passed to ``warn`` and yields no pods.
+    """
+    nodes = R.NODES.list(client) if want.nodes else []
+    crd = True
+    if want.crd:
+        try:
+            R.CRDS.get(client, R.PEER_CRD_NAME, what=R.PEER_CRD_WHAT)
+        except NotFound:
+            crd = False
+    peers = R.PEERS.list(client) if want.peers and crd else []
+    pods: list[dict[str, Any]] = []
+    pods_listed = False
+    if want.pods:
+        try:
+            pods = R.KILO_PODS.list(client)
+            pods_listed = True
+        except Denied as err:
+            if not (want.pods_optional and err.status == 403):
+                raise
+            if warn is not None:
+                warn(err.message)
+    daemonsets: list[dict[str, Any]] = []
+    daemonset_listed = False
+    if want.daemonset:
+        namespace, name = R.KILO_DAEMONSET
+        try:
+            found = R.DAEMONSETS.get(client, name, namespace, what=f"daemonset {namespace}/{name}")
+            daemonsets = [found] if isinstance(found, dict) else []
+            daemonset_listed = True
+        except NotFound:
+            daemonset_listed = True
+        except ApiError:
+            pass  # best effort: the snapshot then says it was not captured
+    server = getattr(getattr(client, "auth", None), "server", "")
+    date = getattr(client, "server_date", None)
+    return ClusterObjects(nodes, peers, pods, crd, 0, server, pods_listed, daemonsets, daemonset_listed, date if isinstance(date, str) else None)
 
 
 def _parse_snapshot_text(text: str, name: str) -> Any:
@@ -189,7 +258,7 @@ def read_snapshot(path: str, now: int | None = None) -> ClusterObjects:
         items = raw_items or []
     else:
         raise CliError(f"cannot read snapshot {name}: expected kind List (kubectl get nodes,peers -o yaml), got kind {kind!r}", ExitCode.USAGE)
-    nodes, peers, pods = [], [], []
+    nodes, peers, pods, daemonsets = [], [], [], []
     for item in items:
         if not isinstance(item, dict):
             continue
@@ -200,12 +269,21 @@ def read_snapshot(path: str, now: int | None = None) -> ClusterObjects:
             peers.append(item)
         elif item_kind == "Pod":
             pods.append(item)
+        elif item_kind == "DaemonSet":
+            daemonsets.append(item)
     meta = _as_dict(doc.get("metadata"))
     notes = _as_dict(meta.get("annotations"))
     crd_present = str(notes.get(CRD_PRESENT, "true")).lower() != "false"
     if now is None:
         now = _snapshot_time(notes, nodes)
-    return ClusterObjects(nodes, peers, pods, crd_present, now, name)
+    listed_note = notes.get(LISTED)
+    if isinstance(listed_note, str):
+        listed = set(listed_note.split(","))
+        pods_listed, daemonset_listed = "Pod" in listed, "DaemonSet" in listed
+    else:
+        # A plain `kubectl get` dump: what it holds is all we know was read.
+        pods_listed, daemonset_listed = bool(pods), bool(daemonsets)
+    return ClusterObjects(nodes, peers, pods, crd_present, now, name, pods_listed, daemonsets, daemonset_listed)
 
 
 def _as_dict(value: Any) -> dict[str, Any]:

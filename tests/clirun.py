@@ -30,8 +30,7 @@ def run(args: list[str], stdin: bytes = b"") -> Result:
     saved = sys.stdin, sys.stdout, sys.stderr
     sys.stdin, sys.stdout, sys.stderr = fake_in, fake_out, fake_err
     try:
-        main(list(args))
-        code = 0
+        code = main(list(args))
     except SystemExit as exit_:
         code = exit_.code if isinstance(exit_.code, int) else 1
     finally:

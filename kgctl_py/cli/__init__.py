@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -16,8 +15,9 @@ from typing import Any
 import click
 
 from kgctl_py import KGCTL_COMPAT_VERSION, __version__
-from kgctl_py.errors import CliError, ExitCode
-from kgctl_py.kube import MAX_REQUEST_TIMEOUT
+from kgctl_py.environment import Environment
+from kgctl_py.errors import CliError, ExitCode, exit_code_for
+from kgctl_py.kube import valid_timeout
 
 GRANULARITIES = ("location", "full", "auto")
 DEFAULT_TIMEOUT = 30.0
@@ -50,6 +50,14 @@ class Settings:
     request_timeout: float = DEFAULT_TIMEOUT
 
 
+def environment(ctx: click.Context) -> Environment:
+    """The run's streams and terminal facts: main()'s, else (click's test runner) detected now."""
+    env = ctx.find_root().obj
+    if not isinstance(env, Environment):
+        env = ctx.find_root().obj = Environment.detect()
+    return env
+
+
 def settings(ctx: click.Context) -> Settings:
     values = ctx.find_root().meta.setdefault("kgctl_py.settings", {})
     return Settings(**values)
@@ -59,12 +67,6 @@ def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
     if value is not None and param.name is not None:
         ctx.find_root().meta.setdefault("kgctl_py.settings", {})[param.name] = value
     return value
-
-
-def _kubeconfig_help() -> str:
-    from kgctl_py.kube.kubeconfig import default_kubeconfig
-
-    return f"Path to kubeconfig. (default {default_kubeconfig()!r})"
 
 
 _GLOBAL_OPTIONS: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
@@ -94,8 +96,18 @@ def validate_globals(s: Settings) -> None:
         raise CliError(f"mesh granularity {s.mesh_granularity} unknown; posible values are: [location full auto]", ExitCode.USAGE)
     if s.backend != "kubernetes":
         raise CliError(f"backend {s.backend} unknown; posible values are: [kubernetes]", ExitCode.USAGE)
-    if not (0 < s.request_timeout <= MAX_REQUEST_TIMEOUT):  # also false for nan
+    if not valid_timeout(s.request_timeout):
         raise CliError(f"invalid --request-timeout {s.request_timeout:g}: give a number of seconds greater than 0", ExitCode.USAGE)
+
+
+def split_csv(value: str, flag: str = "--allowed-ips") -> list[str]:
+    """A string-slice flag's value: cobra reads it as one CSV record."""
+    import csv
+
+    try:
+        return next(csv.reader([value])) if value else []
+    except (csv.Error, StopIteration):
+        raise CliError(f"invalid argument {value!r} for \"{flag}\" flag", ExitCode.USAGE) from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -105,50 +117,51 @@ def cli() -> None:
     """Manage a Kilo network: a kgctl-compatible CLI plus a cluster doctor."""
 
 
-def main(argv: list[str] | None = None, prog_name: str = "kgctl-py") -> None:
-    """Entry point: every failure ends as one line on stderr and an exit code."""
-    from kgctl_py.cli import commands  # noqa: F401  (registers the commands)
+def main(argv: list[str] | None = None, prog_name: str = "kgctl-py", env: Environment | None = None) -> int:
+    """Entry point: every failure ends as one line on stderr and an exit code, which is returned."""
+    from kgctl_py.cli import app  # noqa: F401  (registers the commands)
 
+    env = env or Environment.detect()
     # SIGTERM ends a run like Ctrl-C: one line and exit 130, never a traceback.
     # doctor and connect install their own handlers to clean up first.
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _interrupt)
     try:
-        code = cli.main(args=argv, prog_name=prog_name, standalone_mode=False)
+        code = cli.main(args=argv, prog_name=prog_name, standalone_mode=False, obj=env)
     except click.ClickException as err:
-        err.show()
+        err.show(env.stderr)
         code = ExitCode.USAGE
     except click.exceptions.Abort:
-        click.echo("kgctl-py: interrupted", err=True)
+        click.echo("kgctl-py: interrupted", file=env.stderr)
         code = ExitCode.INTERRUPTED
     except click.exceptions.Exit as err:
         code = err.exit_code
     except CliError as err:
-        click.echo(err.message, err=True)
-        code = err.code
+        click.echo(err.message, file=env.stderr)
+        code = exit_code_for(err)
     except KeyboardInterrupt:
-        click.echo("kgctl-py: interrupted", err=True)
+        click.echo("kgctl-py: interrupted", file=env.stderr)
         code = ExitCode.INTERRUPTED
     except BrokenPipeError:
         code = ExitCode.OK
     except SystemExit as err:
         # click exits by itself when stdout is a closed pipe.
         code = err.code if isinstance(err.code, int) else ExitCode.FAILURE
-    if _stdout_closed():
+    if _stdout_closed(env):
         # A reader like `head` went away; that is not an error of ours.
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
+        os.dup2(devnull, env.stdout.fileno())
         code = ExitCode.OK
-    sys.exit(int(code or 0))
+    return int(code or 0)
 
 
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _stdout_closed() -> bool:
+def _stdout_closed(env: Environment) -> bool:
     try:
-        sys.stdout.flush()
+        env.stdout.flush()
     except (BrokenPipeError, ValueError):
         return True
     return False

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from kgctl_py.cli import (
     CompletingChoice,
     Settings,
-    cli,
+    environment,
     global_options,
     settings,
+    split_csv,
     validate_globals,
 )
+from kgctl_py.environment import Environment
 from kgctl_py.errors import CliError, ExitCode
 from kgctl_py.mesh.cluster import (
     OUTPUT_FORMATS,
@@ -35,14 +35,7 @@ def load_cluster(s: Settings, need_peers: bool = True) -> tuple[Cluster, int]:
     """The cluster's nodes and peers from --snapshot or the API, and the time to judge them at."""
     from kgctl_py import sources
 
-    if s.snapshot is not None:
-        objects = sources.read_snapshot(s.snapshot, s.now)
-        if need_peers and not objects.crd_present:
-            raise sources.crd_missing_error(f"the snapshot {objects.source} records no peers.kilo.squat.ai CRD")
-    else:
-        objects = sources.from_cluster(s.kubeconfig, s.context, s.request_timeout, need_peers)
-        if s.now is not None:
-            objects.now = s.now
+    objects = sources.load(s, sources.MESH if need_peers else sources.Want())
     return Cluster.from_objects(objects.nodes, objects.peers, s.topology_label), objects.now
 
 
@@ -50,15 +43,14 @@ def _options(s: Settings) -> Options:
     return Options(granularity=Granularity(s.mesh_granularity), port=s.port)
 
 
-def _emit(out: Output) -> None:
+def _emit(env: Environment, out: Output) -> None:
     if out.stdout:
-        sys.stdout.write(out.stdout)
-        sys.stdout.flush()
+        env.write(out.stdout)
     if out.stderr:
-        sys.stderr.write(out.stderr)
+        env.stderr.write(out.stderr)
 
 
-@cli.command(context_settings={"ignore_unknown_options": False, "allow_extra_args": True})
+@click.command(context_settings={"ignore_unknown_options": False, "allow_extra_args": True})
 @click.option("-o", "--output", "fmt", type=CompletingChoice(GRAPH_FORMATS), default="dot", show_default=True, help="dot prints kgctl's DOT text; svg and png are rendered with Graphviz.")
 @click.option("--layout", type=CompletingChoice(LAYOUTS), default=None, help="Graphviz layout engine for svg/png. (default fdp for the picture, neato for its summary, circo for --style kgctl)")
 @click.option("--style", type=CompletingChoice(STYLES), default="picture", show_default=True, help="svg/png: picture draws location boxes, leaders, Peers and a legend; kgctl renders kgctl's DOT unchanged.")
@@ -79,8 +71,9 @@ def graph(ctx: click.Context, fmt: str, layout: str | None, style: str, detail: 
     validate_globals(s)
     cluster, now = load_cluster(s)
     try:
-        from kgctl_py.mesh.cluster import graph as graph_text, topology_for_graph
         from kgctl_py import render
+        from kgctl_py.mesh.cluster import graph as graph_text
+        from kgctl_py.mesh.cluster import topology_for_graph
 
         if fmt != "dot" and style == "picture":
             data = render.render_picture(topology_for_graph(cluster, _options(s), now), fmt, detail, layout)
@@ -93,8 +86,7 @@ def graph(ctx: click.Context, fmt: str, layout: str | None, style: str, detail: 
         with open(output_file, "wb") as f:
             f.write(data)
     else:
-        sys.stdout.buffer.write(data)
-        sys.stdout.flush()
+        environment(ctx).write_bytes(data)
 
 
 def _showconf_options(f):  # type: ignore[no-untyped-def]
@@ -113,7 +105,7 @@ def _remember_showconf(ctx: click.Context, param: click.Parameter, value: object
     return value
 
 
-@cli.group(invoke_without_command=True, context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+@click.group(invoke_without_command=True, context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 @_showconf_options
 @global_options
 @click.pass_context
@@ -121,7 +113,7 @@ def showconf(ctx: click.Context) -> None:
     """Show the WireGuard configuration for a node or peer in the Kilo network."""
     if ctx.invoked_subcommand is None:
         # Like kgctl: without a known subcommand, show the help and succeed.
-        click.echo(ctx.get_help())
+        click.echo(ctx.get_help(), file=environment(ctx).stdout)
 
 
 def _run_showconf(ctx: click.Context, kind: str, name: str) -> None:
@@ -129,7 +121,7 @@ def _run_showconf(ctx: click.Context, kind: str, name: str) -> None:
     output = opts.get("output", "wireguard")
     if output not in OUTPUT_FORMATS:
         raise CliError(f"output format {output} unknown; posible values are: json, wireguard, yaml", ExitCode.USAGE)
-    values = [v for arg in opts.get("allowed_ips", []) for v in _split_csv(arg)]
+    values = [v for arg in opts.get("allowed_ips", []) for v in split_csv(arg)]
     try:
         allowed = parse_allowed_ips(values)
     except KgctlError as err:
@@ -144,17 +136,7 @@ def _run_showconf(ctx: click.Context, kind: str, name: str) -> None:
         out = run(cluster, name, _options(s), now, bool(opts.get("as_peer")), output, allowed)
     except KgctlError as err:
         raise CliError(str(err)) from None
-    _emit(out)
-
-
-def _split_csv(value: str) -> list[str]:
-    # cobra reads string-slice flags as one CSV record.
-    import csv
-
-    try:
-        return next(csv.reader([value])) if value else []
-    except (csv.Error, StopIteration):
-        raise CliError(f"invalid argument {value!r} for \"--allowed-ips\" flag", ExitCode.USAGE) from None
+    _emit(environment(ctx), out)
 
 
 def _complete_names(kind: str):  # type: ignore[no-untyped-def]
@@ -184,8 +166,3 @@ def showconf_node(ctx: click.Context, name: str) -> None:
 def showconf_peer(ctx: click.Context, name: str) -> None:
     """Show the WireGuard configuration for a peer in the Kilo network."""
     _run_showconf(ctx, "peer", name)
-from kgctl_py.cli import (
-    connect_cmd,  # noqa: F401
-    tools_cmd,  # noqa: F401
-)
-from kgctl_py.cli import doctor_cmd  # noqa: E402,F401

@@ -8,8 +8,6 @@ yields no names.
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
 # A TAB press that waits longer than this feels broken; give up and offer nothing.
@@ -29,46 +27,21 @@ def _ready_names(ctx: click.Context, kind: str) -> list[str]:
     from kgctl_py.mesh.cluster import Cluster
 
     s = settings(ctx)
-    if s.snapshot is not None:
-        if s.snapshot == "-":
-            # stdin belongs to the shell during completion.
-            return []
-        from kgctl_py import sources
+    if s.snapshot == "-":
+        # stdin belongs to the shell during completion.
+        return []
+    from kgctl_py import sources
 
-        objects = sources.read_snapshot(s.snapshot, s.now)
-        nodes, peers, now = objects.nodes, objects.peers, objects.now
-    else:
-        nodes, peers = _fetch(s.kubeconfig, s.context, min(s.request_timeout, COMPLETION_TIMEOUT), kind)
-        now = s.now if s.now is not None else _now()
+    want = sources.NODE_NAMES if kind == "node" else sources.PEER_NAMES
+    objects = sources.load(s, want, timeout=min(s.request_timeout, COMPLETION_TIMEOUT))
     if kind == "node":
-        cluster = Cluster.from_objects(nodes, [], s.topology_label)
-        return [n.name for n in cluster.nodes if n.ready(now)]
+        cluster = Cluster.from_objects(objects.nodes, [], s.topology_label)
+        return [n.name for n in cluster.nodes if n.ready(objects.now)]
     if kind == "peer":
-        cluster = Cluster.from_objects([], peers, s.topology_label)
+        # Without the Peer CRD the list fails, which means no names, as in kgctl.
+        cluster = Cluster.from_objects([], objects.peers, s.topology_label)
         return [p.name for p in cluster.peers if p.ready()]
     return []
-
-
-def _fetch(kubeconfig: str | None, context: str | None, timeout: float, kind: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """One list call: nodes for a node name, peers for a peer name."""
-    from kgctl_py import sources
-    from kgctl_py.kube.client import Client
-    from kgctl_py.kube.kubeconfig import resolve
-
-    client = Client(resolve(kubeconfig, context), timeout=timeout)
-    try:
-        if kind == "node":
-            return client.list(sources.NODES, what="nodes"), []
-        # Without the Peer CRD the list fails, which means no names, as in kgctl.
-        return [], client.list(sources.PEERS, what="peers.kilo.squat.ai")
-    finally:
-        client.close()
-
-
-def _now() -> int:
-    import time
-
-    return int(time.time())
 
 
 def context_names(kubeconfig: str | None) -> list[str]:

@@ -6,10 +6,10 @@ from typing import Any
 
 import click
 
-from kgctl_py.cli import CompletingChoice, cli, global_options, settings, validate_globals
+from kgctl_py.cli import CompletingChoice, environment, global_options, settings, split_csv, validate_globals
+from kgctl_py.connect import LOG_LEVELS
 from kgctl_py.errors import CliError, ExitCode
 
-LOG_LEVELS = ("all", "debug", "info", "warn", "error", "none")
 IFNAMSIZ = 16  # Linux interface names: at most 15 bytes
 
 
@@ -34,7 +34,7 @@ class _Command(click.Command):
 _PFLAG_BOOL = {v: True for v in ("1", "t", "T", "TRUE", "true", "True")} | {v: False for v in ("0", "f", "F", "FALSE", "false", "False")}
 
 
-@cli.command(cls=_Command)
+@click.command(cls=_Command)
 @click.argument("peer_name", required=False, metavar="[PEER_NAME]")
 @click.option("-a", "--allowed-ip", default="10.10.10.10/32", show_default=True, metavar="CIDR", help="Allowed IP of the peer.")
 @click.option("--allowed-ips", multiple=True, metavar="CIDRS", help="Additional allowed IPs of the cluster, e.g. the service CIDR (repeatable, comma-separated).")
@@ -64,8 +64,8 @@ def connect(ctx: click.Context, peer_name: str | None, allowed_ip: str, allowed_
 
     from kgctl_py.connect import system
     from kgctl_py.connect.agent import Connector, Logger, Options
-    from kgctl_py.connect.plan import parse_duration
     from kgctl_py.mesh.cluster import go_quote
+    from kgctl_py.mesh.duration import parse_duration
     from kgctl_py.mesh.endpoint import is_dns1123_subdomain
     from kgctl_py.mesh.ipnet import parse_network
     from kgctl_py.mesh.model import Granularity
@@ -74,7 +74,7 @@ def connect(ctx: click.Context, peer_name: str | None, allowed_ip: str, allowed_
     validate_globals(s)
     if s.snapshot is not None or s.now is not None:
         raise CliError("connect works on the live cluster; --snapshot and --now do not apply", ExitCode.USAGE)
-    log = Logger(log_level)
+    log = Logger(log_level, environment(ctx).stdout)
     name = peer_name if peer_name is not None else socket.gethostname()
     if not is_dns1123_subdomain(name):
         raise CliError(f"peer name {go_quote(name)} is not a valid DNS-1123 subdomain (lower-case letters, digits, '-' and '.'); pass a PEER_NAME", ExitCode.USAGE)
@@ -82,7 +82,7 @@ def connect(ctx: click.Context, peer_name: str | None, allowed_ip: str, allowed_
     if ip is None:
         raise CliError(f'invalid argument "{allowed_ip}" for "-a, --allowed-ip" flag: invalid CIDR address: {allowed_ip}', ExitCode.USAGE)
     extra = []
-    for value in (v for arg in allowed_ips for v in _split_csv(arg)):
+    for value in (v for arg in allowed_ips for v in split_csv(arg)):
         net = parse_network(value)
         if net is None:
             raise CliError(f"invalid CIDR address: {value}", ExitCode.USAGE)
@@ -129,12 +129,3 @@ def _stopper(stop: Any) -> Any:
 
     return handler
 
-
-def _split_csv(value: str) -> list[str]:
-    # cobra reads string-slice flags as one CSV record.
-    import csv
-
-    try:
-        return next(csv.reader([value])) if value else []
-    except (csv.Error, StopIteration):
-        raise CliError(f'invalid argument {value!r} for "--allowed-ips" flag', ExitCode.USAGE) from None

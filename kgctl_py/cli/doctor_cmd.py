@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import click
 
-from kgctl_py.cli import CompletingChoice, cli, global_options, settings, validate_globals
+from kgctl_py.cli import CompletingChoice, environment, global_options, settings, validate_globals
 from kgctl_py.errors import CliError, ExitCode
 
 DOCTOR_FORMATS = ("table", "json", "short")
 
 
-@cli.command()
+@click.command()
 @click.option("-o", "--output", "fmt", type=CompletingChoice(DOCTOR_FORMATS), default="table", show_default=True, help="table (grouped, with hints), json (documented schema) or short.")
 @click.option("--check", "checks", metavar="ID", multiple=True, help="Run only checks matching this id or glob (repeatable), e.g. 'kilo.*'.")
 @click.option("--skip", "skips", metavar="ID", multiple=True, help="Skip checks matching this id or glob (repeatable).")
@@ -52,12 +52,12 @@ def doctor(ctx: click.Context, fmt: str, checks: tuple[str, ...], skips: tuple[s
     s = settings(ctx)
     validate_globals(s)
     opts = DoctorOptions(checks, skips, static_only, timeout, image, namespace, keep, max_concurrent_execs, wg_interface, from_host, api_port, pre=pre)
-    env = Env.detect()
+    env = Env.of(environment(ctx))
     observer = Observer()
 
     def warn(message: str) -> None:
         env.end_progress()
-        click.echo(f"kgctl-py: {message}", err=True)
+        click.echo(f"kgctl-py: {message}", file=env.stderr)
 
     try:
         code = run_doctor(s, opts, observer, env.show_progress, warn)

@@ -3,3 +3,6 @@
 ``plan`` is pure (desired WireGuard config and routes from the cluster),
 ``system`` runs iproute2/wg/wireguard-go, ``agent`` is the resync loop.
 """
+
+# Kilo's log levels (go-kit), from most to least verbose.
+LOG_LEVELS = ("all", "debug", "info", "warn", "error", "none")

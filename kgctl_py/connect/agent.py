@@ -13,22 +13,19 @@ import datetime
 import json
 import sys
 import threading
-import time
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from kgctl_py.connect import system
+from kgctl_py.connect import LOG_LEVELS, system
 from kgctl_py.connect.plan import Plan, plan, render_setconf
 from kgctl_py.errors import CliError, ExitCode
+from kgctl_py.kube import resources as R
 from kgctl_py.mesh.cluster import Cluster, KgctlError
 from kgctl_py.mesh.ipnet import IPNet
 from kgctl_py.mesh.key import key_str
 from kgctl_py.mesh.model import DEFAULT_TOPOLOGY_LABEL, Granularity
 
-PEERS = "/apis/kilo.squat.ai/v1alpha1/peers"
-NODES = "/api/v1/nodes"
-PEER_CRD = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/peers.kilo.squat.ai"
-LOG_LEVELS = ("all", "debug", "info", "warn", "error", "none")
+PEERS = R.PEERS.path()
 _RANK = {"debug": 0, "info": 1, "warn": 2, "error": 3}
 _THRESHOLD = {"all": 0, "debug": 0, "info": 1, "warn": 2, "error": 3, "none": 99}
 CLEANUP_TIMEOUT = 10.0  # Kilo gives the Peer deletion this long
@@ -151,12 +148,12 @@ class Connector:
 
     def register_peer(self) -> None:
         """Create the Peer if it does not exist (Kilo leaves an existing one alone)."""
-        from kgctl_py.kube.client import ApiError
+        from kgctl_py.kube.errors import ApiError
 
         name = self.opts.name
         what = f'peer "{name}"'
         try:
-            existing = self.client.get(f"{PEERS}/{name}", what=what)
+            existing = R.PEERS.get(self.client, name, what=what)
         except ApiError as err:
             if err.status != 404:
                 raise
@@ -180,10 +177,10 @@ class Connector:
         self.log.info("created peer", peer=name)
 
     def _check_crd(self) -> None:
-        from kgctl_py.kube.client import ApiError
+        from kgctl_py.kube.errors import ApiError
 
         try:
-            self.client.get(PEER_CRD, what="customresourcedefinition peers.kilo.squat.ai")
+            R.CRDS.get(self.client, R.PEER_CRD_NAME, what=R.PEER_CRD_WHAT)
         except ApiError as err:
             if err.status == 404:
                 raise CliError("failed to create peer: the peers.kilo.squat.ai CRD is not installed; is Kilo installed in this cluster?", ExitCode.API_ERROR) from None
@@ -226,10 +223,11 @@ class Connector:
             self.routes = {}
             self.applied_conf = None
             self.create_interface()
-        nodes = self.client.list(NODES, what="nodes")
-        peers = self.client.list(PEERS, what="peers.kilo.squat.ai")
-        cluster = Cluster.from_objects(nodes, peers, o.topology_label)
-        p = plan(cluster, o.name, int(time.time()), o.granularity, o.port, o.allowed_ips)
+        from kgctl_py import sources
+
+        objects = sources.fetch(self.client, sources.Want(crd=False))
+        cluster = Cluster.from_objects(objects.nodes, objects.peers, o.topology_label)
+        p = plan(cluster, o.name, sources.live_now(), o.granularity, o.port, o.allowed_ips)
         assert self.private_key is not None
         conf = render_setconf(p.peers, self.private_key, o.port)
         if conf != self.applied_conf:
@@ -277,7 +275,7 @@ class Connector:
                 if saved is not None:
                     self.client.timeout = min(saved, CLEANUP_TIMEOUT)
                     self.client.close()  # the next connection takes the shorter timeout
-                self.client.request("DELETE", f"{PEERS}/{o.name}", what=f'peer "{o.name}"')
+                self.client.request("DELETE", R.PEERS.item(o.name), what=f'peer "{o.name}"')
                 self.peer_created = False
                 self.log.info("deleted peer", peer=o.name)
             except CliError as err:

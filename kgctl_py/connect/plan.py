@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
-import re
 from dataclasses import dataclass
 
 from kgctl_py.mesh.cluster import Cluster, KgctlError, determine_granularity, go_quote
@@ -168,28 +167,3 @@ def _endpoint_text(endpoint: Endpoint | None) -> str:
     if endpoint is None or endpoint.port == 0 or (endpoint.ip is None and endpoint.dns is None):
         return ""
     return str(endpoint)
-
-
-_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "\u00b5s": 1e-6, "\u03bcs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-_DURATION_PART = re.compile(r"([0-9]*(?:\.[0-9]*)?)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)")
-
-
-def parse_duration(text: str) -> float | None:
-    """Go's ``time.ParseDuration`` in seconds (``30s``, ``1m30s``, ``500ms``); None if invalid."""
-    rest = text
-    sign = 1.0
-    if rest[:1] in ("+", "-"):
-        sign = -1.0 if rest[0] == "-" else 1.0
-        rest = rest[1:]
-    if rest == "0":
-        return 0.0
-    if not rest:
-        return None
-    total = 0.0
-    while rest:
-        m = _DURATION_PART.match(rest)
-        if m is None or m.group(1) in ("", "."):
-            return None
-        total += float(m.group(1)) * _DURATION_UNITS[m.group(2)]
-        rest = rest[m.end():]
-    return sign * total

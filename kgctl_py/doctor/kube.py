@@ -15,7 +15,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from kgctl_py.kube.client import ApiError, Client
+from kgctl_py.kube.client import Client
+from kgctl_py.kube.errors import ApiError
 from kgctl_py.kube.kubeconfig import ClusterAuth
 
 SSAR = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"

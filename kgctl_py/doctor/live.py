@@ -19,7 +19,8 @@ from kgctl_py.doctor.model import DoctorOptions, Finding, Status
 from kgctl_py.doctor.pool import run_bounded
 from kgctl_py.doctor.static import StaticInput, age_text, pod_ready
 from kgctl_py.errors import CliError
-from kgctl_py.kube.client import ApiError
+from kgctl_py.kube import resources as R
+from kgctl_py.kube.errors import ApiError
 from kgctl_py.mesh.cluster import KgctlError, Options, node_topology
 from kgctl_py.mesh.key import key_str
 
@@ -296,7 +297,7 @@ def deferred_signals() -> Iterator[list[int]]:
 
 
 def _ns_path(name: str) -> str:
-    return f"/api/v1/namespaces/{name}"
+    return R.NAMESPACES.item(name)
 
 
 def cleanup(ctx: LiveContext) -> None:
@@ -318,7 +319,7 @@ def cleanup(ctx: LiveContext) -> None:
                 ctx.namespace = None  # not ours: never delete it
                 return
             try:
-                client.request("DELETE", f"/apis/apps/v1/namespaces/{ns}/daemonsets/kgctl-py-doctor-ping", {"propagationPolicy": "Background"}, what="daemonset kgctl-py-doctor-ping")
+                client.request("DELETE", R.DAEMONSETS.item("kgctl-py-doctor-ping", ns), {"propagationPolicy": "Background"}, what="daemonset kgctl-py-doctor-ping")
             except ApiError as err:
                 if err.status != 404:
                     raise
@@ -352,7 +353,7 @@ def _ping_places(ctx: LiveContext) -> dict[str, P.Place]:
     if t is None:
         return places
     for s in t.segments:
-        loc = s.location.split(":", 1)[1] or '""'
+        loc = s.location_name or '""'
         for host in s.hostnames:
             places[host] = P.Place(loc, s.leader_name, str(s.endpoint) if s.endpoint is not None else "")
     return places
@@ -372,7 +373,7 @@ def create_namespace(ctx: LiveContext, wants: list[tuple[str, str, str, str]]) -
         return ns, []
     try:
         ctx.namespace = ns
-        ctx.session.client.request("POST", "/api/v1/namespaces", body=P.namespace_manifest(ns, ctx.run_id), what=f"namespace {ns}")
+        ctx.session.client.request("POST", R.NAMESPACES.path(), body=P.namespace_manifest(ns, ctx.run_id), what=f"namespace {ns}")
     except ApiError as err:
         if err.status == 409:
             ctx.namespace = None  # not ours: cleanup must not touch it
@@ -388,7 +389,7 @@ def pod_ping(ctx: LiveContext) -> tuple[list[Finding], dict[str, Any] | None]:
         ns, early = create_namespace(ctx, [("create", "apps", "daemonsets", ""), ("list", "", "pods", ""), ("create", "", "pods", "exec")])
         if early:
             return early, None
-        client.request("POST", f"/apis/apps/v1/namespaces/{ns}/daemonsets", body=P.daemonset_manifest(ns, ctx.opts.image, ctx.run_id), what="daemonset kgctl-py-doctor-ping")
+        client.request("POST", R.DAEMONSETS.path(ns), body=P.daemonset_manifest(ns, ctx.opts.image, ctx.run_id), what="daemonset kgctl-py-doctor-ping")
         pods, waiting = _wait_for_pods(ctx, ns)
         findings, data = _ping_all(ctx, ns, pods)
         for node, why in waiting.items():
@@ -405,7 +406,7 @@ def _wait_for_pods(ctx: LiveContext, ns: str) -> tuple[dict[str, dict[str, Any]]
     running: dict[str, dict[str, Any]] = {}
     last: dict[str, str] = {}
     while True:
-        pods = ctx.session.client.list(f"/api/v1/namespaces/{ns}/pods", {"labelSelector": f"{P.RUN_LABEL}={ctx.run_id}"}, what="pods")
+        pods = ctx.session.client.list(R.PODS.path(ns), {"labelSelector": f"{P.RUN_LABEL}={ctx.run_id}"}, what="pods")
         running, last = {}, {}
         for pod in pods:
             node = (pod.get("spec") or {}).get("nodeName") or ""

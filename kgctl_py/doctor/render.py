@@ -1,18 +1,16 @@
 """Renderers for doctor's results: a human table, JSON and a short summary.
 
-``Env`` holds the streams and whether they are terminals, so tests choose
-colour and progress instead of patching globals.
+``Env`` is the shared ``Environment`` (streams, terminals, colour) that
+also paints doctor's statuses.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import sys
-from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import Any
 
 from kgctl_py.doctor.model import CATEGORIES, RANK, CheckResult, Status, worst
+from kgctl_py.environment import Environment
 
 SCHEMA_VERSION = "kgctl-py.squat.ai/v1"
 GLYPHS = {Status.PASS: "✔", Status.WARN: "‼", Status.FAIL: "×", Status.SKIP: "-", Status.UNKNOWN: "?"}
@@ -21,40 +19,11 @@ COLOURS = {Status.PASS: "32", Status.WARN: "33", Status.FAIL: "31", Status.SKIP:
 MATRIX_MAX_NODES = 16
 
 
-@dataclass
-class Env:
-    stdout: IO[str] = field(default_factory=lambda: sys.stdout)
-    stderr: IO[str] = field(default_factory=lambda: sys.stderr)
-    colour: bool = False
-    progress: bool = False
-
-    @classmethod
-    def detect(cls, stdout: IO[str] | None = None, stderr: IO[str] | None = None, environ: dict[str, str] | None = None) -> Env:
-        """Colour only on a terminal and never with NO_COLOR set (no-color.org); progress only on a terminal."""
-        out, err = stdout or sys.stdout, stderr or sys.stderr
-        env = os.environ if environ is None else environ
-        no_color = env.get("NO_COLOR", "") != ""
-        return cls(out, err, colour=_isatty(out) and not no_color, progress=_isatty(err))
+class Env(Environment):
+    """The shared Environment, painting doctor's statuses in their colours."""
 
     def paint(self, status: Status, text: str) -> str:
-        return f"\x1b[{COLOURS[status]}m{text}\x1b[0m" if self.colour else text
-
-    def show_progress(self, message: str) -> None:
-        if self.progress:
-            self.stderr.write(f"\r\x1b[2K{message}")
-            self.stderr.flush()
-
-    def end_progress(self) -> None:
-        if self.progress:
-            self.stderr.write("\r\x1b[2K")
-            self.stderr.flush()
-
-
-def _isatty(stream: IO[str]) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
+        return self.style(COLOURS[status], text)
 
 
 def _by_category(results: list[CheckResult]) -> list[tuple[str, list[CheckResult]]]:

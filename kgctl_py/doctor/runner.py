@@ -6,7 +6,6 @@ import fnmatch
 import shlex
 import signal
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -120,34 +119,29 @@ def exit_code(results: list[CheckResult]) -> int:
     return int(ExitCode.FAILURE) if any(r.status == Status.FAIL for r in results) else int(ExitCode.OK)
 
 
-def load_input(settings: Any, opts: DoctorOptions, checks: list[Check]) -> tuple[StaticInput, Any]:
+def load_input(settings: Any) -> tuple[StaticInput, Any]:
     """The objects (snapshot or API) and, for a live cluster, an API session."""
     from kgctl_py import sources
 
-    granularity = Granularity(settings.mesh_granularity)
-    if settings.snapshot is not None:
-        objects = sources.read_snapshot(settings.snapshot, settings.now)
-        pods = kilo_pods(objects.pods)
-        inp = build_input(objects.nodes, objects.peers, pods=pods if objects.pods else None, crd_present=objects.crd_present, now=objects.now,
-                          port=settings.port, granularity=granularity, topology_label=settings.topology_label, snapshot=True)
-        return inp, None
-    from kgctl_py.doctor.kube import Session
-    from kgctl_py.kube.kubeconfig import resolve
+    session = None
+    if settings.snapshot is None:
+        from kgctl_py.doctor.kube import Session
+        from kgctl_py.kube.kubeconfig import resolve
 
-    session = Session(resolve(settings.kubeconfig, settings.context), settings.request_timeout)
+        session = Session(resolve(settings.kubeconfig, settings.context), settings.request_timeout)
     forbidden: list[str] = []
     try:
-        from kgctl_py.sources import fetch
-
         # Pods are optional: without them the static checks still run, and the
         # checks that need pods fail on their own with the command to check RBAC.
-        fetched = fetch(session.client, with_pods=True, pods_optional=True, warn=forbidden.append)
+        objects = sources.load(settings, sources.DOCTOR, client=session.client if session is not None else None, warn=forbidden.append)
     except BaseException:
-        session.close()
+        if session is not None:
+            session.close()
         raise
-    now = settings.now if settings.now is not None else int(time.time())
-    inp = build_input(fetched.nodes, fetched.peers, pods=None if forbidden else kilo_pods(fetched.pods), crd_present=fetched.crd_present, now=now,
-                      port=settings.port, granularity=granularity, topology_label=settings.topology_label)
+    pods = kilo_pods(objects.pods)
+    inp = build_input(objects.nodes, objects.peers, pods=pods if objects.pods_listed else None, crd_present=objects.crd_present, now=objects.now,
+                      port=settings.port, granularity=Granularity(settings.mesh_granularity), topology_label=settings.topology_label,
+                      snapshot=settings.snapshot is not None)
     if forbidden:
         can_i = f"{kubectl_prefix(settings.kubeconfig, settings.context)} auth can-i list pods --all-namespaces"
         inp.pods_problem = f"cannot list the Kilo pods: {forbidden[0]} (check with: {can_i})"
@@ -161,7 +155,7 @@ def doctor(settings: Any, opts: DoctorOptions, observer: Observer, progress: Any
     from kgctl_py.doctor.live import LiveContext, cleanup
 
     with sigterm_as_interrupt():
-        inp, session = load_input(settings, opts, checks)
+        inp, session = load_input(settings)
         inp.pre = opts.pre
         ctx = None
         if session is not None or opts.from_host:

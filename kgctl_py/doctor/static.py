@@ -141,7 +141,7 @@ def k3s_tls_san(inp: StaticInput) -> list[Finding]:
 def k3s_node_external_ip(inp: StaticInput) -> list[Finding]:
     out: list[Finding] = []
     # Only leaders are reached from other locations; a member's traffic goes through its leader.
-    leaders = {s.leader_name: s.location.split(":", 1)[1] for s in inp.topology.segments} if inp.topology is not None else None
+    leaders = {s.leader_name: s.location_name for s in inp.topology.segments} if inp.topology is not None else None
     followers = {} if inp.topology is None else {h: s.leader_name for s in inp.topology.segments for h in s.hostnames if h != s.leader_name}
     for obj, node in zip(inp.node_objs, inp.nodes):
         args = k3s.node_args(obj)
@@ -300,8 +300,8 @@ def kilo_endpoint(inp: StaticInput) -> list[Finding]:
     multi = len(t.segments) > 1
     for s in t.segments:
         leader = s.leader_name
-        subject = s.location.split(":", 1)[1]
-        kind = "location" if s.location.startswith("location:") else "node"
+        subject = s.location_name
+        kind = "location" if s.logical else "node"
         ep = s.endpoint
         problems = []
         if ep is None:
@@ -373,7 +373,7 @@ def kilo_nat_keepalive(inp: StaticInput) -> list[Finding]:
 
 
 def kilo_location(inp: StaticInput) -> list[Finding]:
-    if inp.topology is not None and all(s.location.startswith("node:") for s in inp.topology.segments) and inp.granularity != Granularity.LOCATION:
+    if inp.topology is not None and not any(s.logical for s in inp.topology.segments) and inp.granularity != Granularity.LOCATION:
         return [Finding(P, "cluster", "full granularity: every node is its own location", "cluster")]
     groups: dict[str, list[Node]] = {}
     for node in inp.nodes:

@@ -9,3 +9,8 @@ the ``kubernetes`` package lazily.
 # The longest --request-timeout we accept (about a year): longer than any
 # socket accepts, and than anyone waits.
 MAX_REQUEST_TIMEOUT = 365 * 86400.0
+
+
+def valid_timeout(seconds: float) -> bool:
+    """A request timeout we accept: 0 would mean "wait forever" to kubectl, and nothing of ours may hang."""
+    return 0 < seconds <= MAX_REQUEST_TIMEOUT  # also false for nan

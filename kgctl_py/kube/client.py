@@ -1,7 +1,7 @@
 """A small, read-mostly Kubernetes REST client on the standard library.
 
 Retries idempotent reads on 5xx and dropped connections, follows list paging,
-and turns every failure into a one-line ``CliError`` that says what failed,
+and turns every failure into a one-line typed ``ApiError`` that says what failed,
 on which resource, with which verb, and what to check.
 """
 
@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-import math
 import os
 import socket
 import ssl
@@ -20,21 +19,15 @@ from typing import Any
 
 from kgctl_py.errors import CliError, ExitCode
 from kgctl_py.kube import MAX_REQUEST_TIMEOUT as MAX_TIMEOUT
-from kgctl_py.kube import http11
+from kgctl_py.kube import http11, valid_timeout
+from kgctl_py.kube.decode import replace_lone_surrogates
+from kgctl_py.kube.errors import ApiError, BadResponse, Timeout, Unreachable, for_status
 from kgctl_py.kube.kubeconfig import ClusterAuth
 
 DEFAULT_TIMEOUT = 30.0
 # "Any version, the newest the server has at hand": served from the watch cache.
 LIST_RESOURCE_VERSION = "0"
 RETRIES = 3
-
-
-class ApiError(CliError):
-    """An HTTP error status from the API server."""
-
-    def __init__(self, message: str, code: ExitCode, status: int) -> None:
-        super().__init__(message, code)
-        self.status = status
 
 
 def _ssl_context(auth: ClusterAuth) -> ssl.SSLContext:
@@ -69,9 +62,9 @@ def _ssl_context(auth: ClusterAuth) -> ssl.SSLContext:
 
 class Client:
     def __init__(self, auth: ClusterAuth, timeout: float = DEFAULT_TIMEOUT) -> None:
-        if not (math.isfinite(timeout) and 0 < timeout <= MAX_TIMEOUT):
-            # 0 would mean "wait forever" to kubectl; nothing of ours may hang.
-            raise CliError(f"invalid --request-timeout {timeout:g}: give a number of seconds greater than 0", ExitCode.USAGE)
+        if not valid_timeout(timeout):
+            # The CLI checks --request-timeout once, up front (validate_globals).
+            raise ValueError(f"timeout must be a number of seconds in (0, {MAX_TIMEOUT:g}], got {timeout!r}")
         self.auth = auth
         self.timeout = timeout
         try:
@@ -87,6 +80,8 @@ class Client:
         self.prefix = url.path.rstrip("/")
         self._ctx = _ssl_context(auth) if url.scheme == "https" else None
         self._conn: http11.HTTPConnection | None = None
+        # The API server's clock, as its last answer's Date header gave it (unparsed: cheap).
+        self.server_date: str | None = None
         self.headers = {"Accept": "application/json", "User-Agent": "kgctl-py"}
         if auth.token:
             self.headers["Authorization"] = f"Bearer {auth.token}"
@@ -126,32 +121,33 @@ class Client:
                 conn = self._connection()
                 conn.request(method, target, body=payload, headers=headers)
                 resp = conn.getresponse()
+                self.server_date = resp.headers.get("date") or self.server_date
                 data = _read_body(resp, time.monotonic() + self.timeout)
             except (ConnectionResetError, ConnectionAbortedError, BrokenPipeError, http11.RemoteDisconnected, http11.IncompleteRead) as err:
                 self.close()
                 if attempt + 1 < attempts:
                     time.sleep(0.2 * 2**attempt)
                     continue
-                raise CliError(f"cannot {verb} {what}: the connection to {self.auth.server} was reset ({type(err).__name__}); is the API server healthy?", ExitCode.API_UNREACHABLE) from None
+                raise Unreachable(f"cannot {verb} {what}: the connection to {self.auth.server} was reset ({type(err).__name__}); is the API server healthy?") from None
             except TimeoutError:
                 self.close()
-                raise CliError(f"cannot {verb} {what}: no answer from {self.auth.server} within {self.timeout:g}s; check the server or raise --request-timeout", ExitCode.API_UNREACHABLE) from None
+                raise Timeout(f"cannot {verb} {what}: no answer from {self.auth.server} within {self.timeout:g}s") from None
             except ssl.SSLCertVerificationError as err:
                 self.close()
-                raise CliError(f"cannot {verb} {what}: TLS verification of {self.auth.server} failed ({err.verify_message}); check certificate-authority-data and the server name in the kubeconfig", ExitCode.API_UNREACHABLE) from None
+                raise Unreachable(f"cannot {verb} {what}: TLS verification of {self.auth.server} failed ({err.verify_message}); check certificate-authority-data and the server name in the kubeconfig") from None
             except ssl.SSLError as err:
                 self.close()
-                raise CliError(f"cannot {verb} {what}: TLS error with {self.auth.server} ({err.reason or 'handshake failed'})", ExitCode.API_UNREACHABLE) from None
+                raise Unreachable(f"cannot {verb} {what}: TLS error with {self.auth.server} ({err.reason or 'handshake failed'})") from None
             except socket.gaierror:
                 self.close()
-                raise CliError(f"cannot {verb} {what}: cannot resolve the API server host {self.host!r}; check the server URL in the kubeconfig", ExitCode.API_UNREACHABLE) from None
+                raise Unreachable(f"cannot {verb} {what}: cannot resolve the API server host {self.host!r}; check the server URL in the kubeconfig") from None
             except OSError as err:
                 self.close()
                 reason = err.strerror or type(err).__name__
-                raise CliError(f"cannot {verb} {what}: cannot connect to {self.auth.server}: {reason}; is the API server running and the kubeconfig right?", ExitCode.API_UNREACHABLE) from None
+                raise Unreachable(f"cannot {verb} {what}: cannot connect to {self.auth.server}: {reason}; is the API server running and the kubeconfig right?") from None
             except http11.HTTPException as err:
                 self.close()
-                raise CliError(f"cannot {verb} {what}: {self.auth.server} did not answer in HTTP ({type(err).__name__}); is the server URL in the kubeconfig an API server?", ExitCode.API_UNREACHABLE) from None
+                raise Unreachable(f"cannot {verb} {what}: {self.auth.server} did not answer in HTTP ({type(err).__name__}); is the server URL in the kubeconfig an API server?") from None
             if resp.status >= 500 and attempt + 1 < attempts:
                 time.sleep(0.2 * 2**attempt)
                 continue
@@ -160,11 +156,9 @@ class Client:
             if not data:
                 return None
             try:
-                from kgctl_py.sources import replace_lone_surrogates
-
                 return replace_lone_surrogates(json.loads(data), data)
             except ValueError:
-                raise CliError(f"cannot {verb} {what}: the API server sent something that is not JSON", ExitCode.API_ERROR) from None
+                raise BadResponse(f"cannot {verb} {what}: the API server sent something that is not JSON", resp.status) from None
         raise AssertionError("unreachable")
 
     def get(self, path: str, params: dict[str, Any] | None = None, what: str = "") -> Any:
@@ -188,7 +182,7 @@ class Client:
             page = self.request("GET", path, query, what=what, verb="list")
             items = page.get("items") if isinstance(page, dict) else None
             if not isinstance(page, dict) or "items" not in page or not isinstance(items, (list, type(None))):
-                raise CliError(f"cannot list {what or path}: the API server did not send a list", ExitCode.API_ERROR)
+                raise BadResponse(f"cannot list {what or path}: the API server did not send a list")
             yield from (i for i in items or [] if isinstance(i, dict))
             meta = page.get("metadata")
             token = meta.get("continue") if isinstance(meta, dict) else None
@@ -196,7 +190,7 @@ class Client:
                 return
             if not isinstance(token, str) or token in tokens:
                 # A server that hands out the same page again would keep us here forever.
-                raise CliError(f"cannot list {what or path}: the API server repeated a continue token", ExitCode.API_ERROR)
+                raise BadResponse(f"cannot list {what or path}: the API server repeated a continue token")
             tokens.add(token)
             query.pop("resourceVersion", None)
             query["continue"] = token
@@ -229,11 +223,11 @@ def _api_error(status: int, data: bytes, verb: str, what: str, server: str) -> A
     except ValueError:
         pass
     if status == 401:
-        return ApiError(f"cannot {verb} {what}: the API server at {server} rejected our credentials (401 Unauthorized); check the token or client certificate in the kubeconfig", ExitCode.API_DENIED, status)
+        return for_status(status, f"cannot {verb} {what}: the API server at {server} rejected our credentials (401 Unauthorized); check the token or client certificate in the kubeconfig")
     if status == 403:
         detail = f": {message}" if message else ""
-        return ApiError(f"cannot {verb} {what}: forbidden (403){detail}; ask for RBAC permission to {verb} it", ExitCode.API_DENIED, status)
+        return for_status(status, f"cannot {verb} {what}: forbidden (403){detail}; ask for RBAC permission to {verb} it")
     if status == 404:
-        return ApiError(message or f"{what} not found", ExitCode.API_ERROR, status)
+        return for_status(status, message or f"{what} not found")
     detail = f": {message}" if message else ""
-    return ApiError(f"cannot {verb} {what}: the API server answered {status}{detail}", ExitCode.API_ERROR, status)
+    return for_status(status, f"cannot {verb} {what}: the API server answered {status}{detail}")

@@ -34,10 +34,6 @@ class Endpoint:
         host = ip_str(self.ip)
         return f"[{host}]:{self.port}" if ":" in host else f"{host}:{self.port}"
 
-    @property
-    def has_dns(self) -> bool:
-        return self.dns is not None
-
 
 def split_host_port(text: str) -> tuple[str, str] | None:
     """Go's ``net.SplitHostPort``."""

@@ -68,6 +68,16 @@ class Segment:
     def leader_name(self) -> str:
         return self.hostnames[self.leader]
 
+    @property
+    def logical(self) -> bool:
+        """A logical location shared by its nodes, rather than one node (full granularity, or no private IP)."""
+        return self.location.startswith(LOGICAL_PREFIX)
+
+    @property
+    def location_name(self) -> str:
+        """The location's own name (may be empty), or the node's name for a one-node segment."""
+        return self.location.partition(":")[2]
+
 
 @dataclass
 class WireGuardPeer:

@@ -16,8 +16,8 @@ import click
 import pytest
 
 from kgctl_py import KGCTL_COMPAT_VERSION, __version__
+from kgctl_py.cli import app as _app  # noqa: F401  (registers every command)
 from kgctl_py.cli import cli
-from kgctl_py.cli import commands as _commands  # noqa: F401  (registers every command)
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools"))

@@ -18,7 +18,7 @@ from kubeapi import KubeAPIServer, load_fixture
 from kubeapi.testing import wait_until
 
 from kgctl_py import sources
-from kgctl_py.cli.tools_cmd import MASK, dump_yaml, redact
+from kgctl_py.snapshot import MASK, dump_yaml, redact
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CASES = ROOT / "tests" / "compat" / "cases"
@@ -158,6 +158,51 @@ def test_snapshot_records_capture_time_and_only_kilo_pods(tmp_path: pathlib.Path
     # read_snapshot sees the same objects and judges them at the capture time.
     objects = sources.read_snapshot(str(tmp_path / "snap.yaml"))
     assert (len(objects.nodes), len(objects.peers), len(objects.pods), objects.now, objects.crd_present) == (6, 2, 6, captured, True)
+
+
+def _daemonset_verdict(*args: str) -> tuple[int, list[tuple[str, str, list[tuple[str, str]]]]]:
+    got = run([*args, "doctor", "--static-only", "--check", "kilo.daemonset", "-o", "json"])
+    return got.code, _verdicts(got.stdout)
+
+
+def test_snapshot_records_what_it_read_so_none_means_none(tmp_path: pathlib.Path) -> None:
+    """No Kilo pods in the cluster: the snapshot says it listed them, so doctor fails
+    kilo.daemonset offline as it does live, instead of skipping it as not captured."""
+    with serve("a-blog-6node", [OTHER_POD]) as srv:
+        kubeconfig = srv.write_kubeconfig(tmp_path / "kubeconfig")
+        proc = snapshot(kubeconfig, tmp_path / "snap.yaml")
+        live = _daemonset_verdict("--kubeconfig", kubeconfig)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == f"kgctl-py: wrote 6 nodes, 2 peers and 0 Kilo pods to {tmp_path / 'snap.yaml'}\n"
+    doc = yaml.safe_load((tmp_path / "snap.yaml").read_text())
+    assert doc["metadata"]["annotations"][sources.LISTED] == "Node,Peer,Pod,DaemonSet"
+    assert {i["kind"] for i in doc["items"]} == {"Node", "Peer"}
+    objects = sources.read_snapshot(str(tmp_path / "snap.yaml"))
+    assert (objects.pods, objects.pods_listed, objects.daemonsets, objects.daemonset_listed) == ([], True, [], True)
+    offline = _daemonset_verdict("--snapshot", str(tmp_path / "snap.yaml"))
+    assert live[0] == 1 and live[1][0][1] == "fail"
+    assert offline == live
+    # A dump that does not say what it read: no pods there means not captured.
+    del doc["metadata"]["annotations"][sources.LISTED]
+    (tmp_path / "dump.yaml").write_text(yaml.safe_dump(doc))
+    code, verdicts = _daemonset_verdict("--snapshot", str(tmp_path / "dump.yaml"))
+    assert (code, verdicts) == (0, [("kilo.daemonset", "skip", [("cluster", "skip")])])
+
+
+def test_snapshot_keeps_kilos_daemonset_without_its_env_values(tmp_path: pathlib.Path) -> None:
+    with serve("a-blog-6node", [KILO_DAEMONSET]) as srv:
+        kubeconfig = srv.write_kubeconfig(tmp_path / "kubeconfig")
+        proc = snapshot(kubeconfig, tmp_path / "snap.yaml")
+    assert proc.returncode == 0, proc.stderr
+    objects = sources.read_snapshot(str(tmp_path / "snap.yaml"))
+    assert objects.daemonset_listed and len(objects.daemonsets) == 1
+    ds = objects.daemonsets[0]
+    assert (ds["apiVersion"], ds["kind"], ds["metadata"]["namespace"], ds["metadata"]["name"]) == ("apps/v1", "DaemonSet", "kube-system", "kilo")
+    container = ds["spec"]["template"]["spec"]["containers"][0]
+    # kilo.agent reads the args offline; literal env values are credentials.
+    assert container["args"] == ["--hostname=$(NODE_NAME)", "--mesh-granularity=location"]
+    assert [e.get("value") for e in container["env"]] == [None, MASK]
+    assert "pod-env-secret-value" not in (tmp_path / "snap.yaml").read_text()
 
 
 def test_snapshot_to_stdout_and_from_a_snapshot(tmp_path: pathlib.Path) -> None:

@@ -106,3 +106,56 @@ def test_missing_crd_is_kgctls_error(blog, tmp_path):
         result = run(["--kubeconfig", srv.write_kubeconfig(tmp_path / "k"), "showconf", "node", "ty1.k3s"])
     assert result.code == 5
     assert result.stderr.decode().startswith("failed to initialize peer backend: CRD is not present")
+
+
+def test_the_kube_layer_raises_typed_errors_and_one_mapping_gives_exit_codes(blog, tmp_path):
+    """Library callers branch on the error's type and status; the CLI's exit code comes from one table."""
+    from kgctl_py import errors
+    from kgctl_py.kube import resources
+    from kgctl_py.kube.client import Client
+    from kgctl_py.kube.errors import Denied, NotFound, Unreachable
+    from kgctl_py.kube.kubeconfig import resolve
+
+    objects, meta = blog
+    with KubeAPIServer(objects, tls=True, token="right", captured_at=meta["capturedAt"]) as srv:
+        wrong = Client(resolve(srv.write_kubeconfig(tmp_path / "wrong", token="wrong")), timeout=5)
+        with pytest.raises(Denied) as denied:
+            resources.NODES.list(wrong)
+        wrong.close()
+        right = Client(resolve(srv.write_kubeconfig(tmp_path / "right")), timeout=5)
+        with pytest.raises(NotFound) as missing:
+            resources.PEERS.get(right, "no-such-peer")
+        assert len(resources.NODES.list(right)) == 6
+        right.close()
+        url, gone_config = srv.url, srv.write_kubeconfig(tmp_path / "gone", embed_certs=True)
+    assert (denied.value.status, errors.exit_code_for(denied.value)) == (401, errors.ExitCode.API_DENIED)
+    assert (missing.value.status, errors.exit_code_for(missing.value)) == (404, errors.ExitCode.API_ERROR)
+    gone = Client(resolve(gone_config), timeout=5)
+    with pytest.raises(Unreachable) as unreachable:
+        resources.NODES.list(gone)
+    assert unreachable.value.status == 0 and errors.exit_code_for(unreachable.value) == errors.ExitCode.API_UNREACHABLE
+    assert url in unreachable.value.message
+
+
+def test_live_source_records_the_api_servers_clock(blog, tmp_path):
+    """Readiness is still judged by this machine's clock; the server's Date is kept for a skew check."""
+    import time
+
+    from kgctl_py import sources
+    from kgctl_py.cli import Settings
+
+    objects, meta = blog
+    with KubeAPIServer(objects, captured_at=meta["capturedAt"]) as srv:
+        s = Settings(kubeconfig=srv.write_kubeconfig(tmp_path / "k"))
+        before = int(time.time())
+        got = sources.load(s)
+        after = int(time.time())
+        fixed = sources.load(Settings(kubeconfig=s.kubeconfig, now=1234))
+    assert len(got.nodes) == 6 and before <= got.now <= after
+    server = got.server_time()
+    assert server is not None and before - 1 <= server <= after + 1
+    assert fixed.now == 1234 and fixed.server_time() is not None
+    assert sources.ClusterObjects([], [], server_date="not a date").server_time() is None
+    snap = tmp_path / "snap.json"
+    snap.write_text('{"apiVersion": "v1", "kind": "List", "items": []}')
+    assert sources.load(Settings(snapshot=str(snap))).server_time() is None

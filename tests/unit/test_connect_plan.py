@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from kubeapi import load_fixture
 
-from kgctl_py.connect.plan import Route, parse_duration, plan, render_setconf
+from kgctl_py.connect.plan import Route, plan, render_setconf
 from kgctl_py.mesh.cluster import Cluster, KgctlError
+from kgctl_py.mesh.duration import parse_duration
 from kgctl_py.mesh.ipnet import parse_network
 from kgctl_py.mesh.key import key_str, parse_key
 from kgctl_py.mesh.model import Granularity

@@ -30,8 +30,8 @@ def _broken_doc():
 
 def _run(snapshot, *args):
     from kgctl_py.cli import (
+        app,  # noqa: F401  (registers the commands)
         cli,
-        commands,  # noqa: F401  (registers the commands)
     )
 
     result = CliRunner().invoke(cli, ["doctor", "--snapshot", str(snapshot), *args], env={"NO_COLOR": ""})
@@ -82,6 +82,23 @@ def test_colour_only_on_a_tty_and_never_with_no_color():
     assert "\x1b[" not in render_table(_results(), Env.detect(io.StringIO(), io.StringIO(), {}))
     assert "\x1b[31m" in render_table(_results(), Env.detect(_Tty(), io.StringIO(), {}))
     assert "\x1b[" not in render_table(_results(), Env.detect(_Tty(), io.StringIO(), {"NO_COLOR": "1"}))
+    # A dumb terminal shows escape codes as text.
+    assert "\x1b[" not in render_table(_results(), Env.detect(_Tty(), io.StringIO(), {"TERM": "dumb"}))
+    assert "\x1b[31m" in render_table(_results(), Env.detect(io.StringIO(), io.StringIO(), {}, color="always"))
+
+
+def test_every_command_writes_to_the_environment_main_is_given():
+    from kgctl_py.cli import main
+    from kgctl_py.environment import Environment
+
+    out, err = _Tty(), io.StringIO()
+    env = Environment.detect(out, err, {})
+    assert main(["--snapshot", str(fx.HERE / "healthy.yaml"), "doctor", "--static-only", "-o", "short"], env=env) == 0
+    assert "\x1b[32m" in out.getvalue()
+    assert main(["--snapshot", str(fx.HERE / "healthy.yaml"), "graph"], env=env) == 0
+    assert "digraph" in out.getvalue()
+    assert main(["showconf", "node", "nope", "--snapshot", str(fx.HERE / "healthy.yaml")], env=env) == 1
+    assert err.getvalue().count("\n") == 1
 
 
 def test_progress_only_on_a_tty():

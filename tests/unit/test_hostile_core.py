@@ -17,13 +17,13 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
+from kgctl_py.kube.decode import replace_lone_surrogates
 from kgctl_py.mesh import annotations as ann
 from kgctl_py.mesh.cluster import OUTPUT_FORMATS, Cluster, KgctlError, Options, go_quote, graph, showconf_node, showconf_peer
 from kgctl_py.mesh.endpoint import parse_endpoint
 from kgctl_py.mesh.ipnet import parse_network
 from kgctl_py.mesh.key import parse_key
 from kgctl_py.mesh.model import Granularity
-from kgctl_py.sources import replace_lone_surrogates
 
 GRANULARITIES = (Granularity.LOCATION, Granularity.FULL, Granularity.AUTO)
 EXTRA = [parse_network("10.43.0.0/16"), parse_network("fd00:43::/64")]

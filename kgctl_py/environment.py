@@ -1,0 +1,82 @@
+"""One ``Environment`` for every command: the streams, whether they are terminals,
+and whether to colour, so tests choose instead of patching globals (as httpie's
+``context.py`` does).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import IO, TypeVar
+
+COLOR_CHOICES = ("auto", "always", "never")
+E = TypeVar("E", bound="Environment")
+
+
+@dataclass
+class Environment:
+    stdout: IO[str] = field(default_factory=lambda: sys.stdout)
+    stderr: IO[str] = field(default_factory=lambda: sys.stderr)
+    colour: bool = False
+    progress: bool = False
+    stdin: IO[str] = field(default_factory=lambda: sys.stdin)
+    stdout_isatty: bool = False
+    stderr_isatty: bool = False
+    stdin_isatty: bool = False
+
+    @classmethod
+    def detect(cls: type[E], stdout: IO[str] | None = None, stderr: IO[str] | None = None, environ: Mapping[str, str] | None = None, *,
+               stdin: IO[str] | None = None, color: str = "auto") -> E:
+        """Colour only on a terminal, never with NO_COLOR set (no-color.org) or TERM=dumb, unless
+        ``color`` says always or never; progress only on a terminal that is not dumb."""
+        out, err, inp = stdout or sys.stdout, stderr or sys.stderr, stdin or sys.stdin
+        env = os.environ if environ is None else environ
+        dumb = env.get("TERM", "") == "dumb"
+        out_tty, err_tty = isatty(out), isatty(err)
+        if color == "always":
+            colour = True
+        elif color == "never":
+            colour = False
+        else:
+            colour = out_tty and not dumb and env.get("NO_COLOR", "") == ""
+        return cls(out, err, colour, err_tty and not dumb, inp, out_tty, err_tty, isatty(inp))
+
+    @classmethod
+    def of(cls: type[E], other: Environment) -> E:
+        """The same streams and choices, seen through a subclass (e.g. doctor's renderer)."""
+        return cls(**{f.name: getattr(other, f.name) for f in fields(other)})
+
+    def style(self, sgr: str, text: str) -> str:
+        """``text`` in the ANSI style ``sgr`` (e.g. "31" for red) when colouring."""
+        return f"\x1b[{sgr}m{text}\x1b[0m" if self.colour else text
+
+    def write(self, text: str) -> None:
+        self.stdout.write(text)
+        self.stdout.flush()
+
+    def write_bytes(self, data: bytes) -> None:
+        buffer = getattr(self.stdout, "buffer", None)
+        if buffer is None:
+            self.stdout.write(data.decode("utf-8", "replace"))
+        else:
+            buffer.write(data)
+        self.stdout.flush()
+
+    def show_progress(self, message: str) -> None:
+        if self.progress:
+            self.stderr.write(f"\r\x1b[2K{message}")
+            self.stderr.flush()
+
+    def end_progress(self) -> None:
+        if self.progress:
+            self.stderr.write("\r\x1b[2K")
+            self.stderr.flush()
+
+
+def isatty(stream: IO[str]) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
