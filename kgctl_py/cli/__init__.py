@@ -21,6 +21,8 @@ from kgctl_py.kube import MAX_REQUEST_TIMEOUT
 
 GRANULARITIES = ("location", "full", "auto")
 DEFAULT_TIMEOUT = 30.0
+# 9999-12-31T23:59:59Z: beyond it a --now is a typo, not a time.
+MAX_NOW = 253402300799
 
 
 class CompletingChoice(click.ParamType):
@@ -96,6 +98,8 @@ def validate_globals(s: Settings) -> None:
         raise CliError(f"backend {s.backend} unknown; posible values are: [kubernetes]", ExitCode.USAGE)
     if not (0 < s.request_timeout <= MAX_REQUEST_TIMEOUT):  # also false for nan
         raise CliError(f"invalid --request-timeout {s.request_timeout:g}: give a number of seconds greater than 0", ExitCode.USAGE)
+    if s.now is not None and not (0 < s.now <= MAX_NOW):
+        raise CliError(f"invalid --now {s.now}: give a Unix time in seconds, from 1 to {MAX_NOW} (the end of year 9999)", ExitCode.USAGE)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -134,11 +138,25 @@ def main(argv: list[str] | None = None, prog_name: str = "kgctl-py") -> None:
     except SystemExit as err:
         # click exits by itself when stdout is a closed pipe.
         code = err.code if isinstance(err.code, int) else ExitCode.FAILURE
-    if _stdout_closed():
-        # A reader like `head` went away; that is not an error of ours.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        code = ExitCode.OK
+    except OSError as err:
+        from kgctl_py.outfile import WRITE_ERRNOS
+
+        if err.errno not in WRITE_ERRNOS:
+            raise
+        # stdout is a full disk or a broken device: one line, as coreutils.
+        _silence_stdout()
+        click.echo(f"kgctl-py: cannot write output: {err.strerror}", err=True)
+        code = ExitCode.FAILURE
+    closed = _stdout_closed()
+    if closed is not None:
+        _silence_stdout()
+        if closed == "pipe":
+            # A reader like `head` went away: die quietly of SIGPIPE, as kubectl (Go) does.
+            sys.stderr.flush()
+            signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGPIPE)
+        click.echo(f"kgctl-py: cannot write output: {closed}", err=True)
+        code = code or ExitCode.FAILURE
     sys.exit(int(code or 0))
 
 
@@ -146,9 +164,23 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _stdout_closed() -> bool:
+def _stdout_closed() -> str | None:
+    """None if what we wrote reached stdout; "pipe" for a closed pipe; else why it failed."""
+    if type(sys.stdout).__name__.endswith("PacifyFlushWrapper"):
+        return "pipe"  # click met EPIPE and wrapped stdout so that it stays quiet
     try:
         sys.stdout.flush()
     except (BrokenPipeError, ValueError):
-        return True
-    return False
+        return "pipe"
+    except OSError as err:
+        return err.strerror or str(err)
+    return None
+
+
+def _silence_stdout() -> None:
+    # Output still buffered must not fail again (with a traceback) at exit.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass

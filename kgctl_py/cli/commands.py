@@ -59,7 +59,7 @@ def _emit(out: Output) -> None:
 @cli.command(context_settings={"ignore_unknown_options": False, "allow_extra_args": True})
 @click.option("-o", "--output", "fmt", type=CompletingChoice(GRAPH_FORMATS), default="dot", show_default=True, help="dot prints kgctl's DOT text; svg and png are rendered with Graphviz.")
 @click.option("--layout", type=CompletingChoice(LAYOUTS), default=None, help="Graphviz layout engine for svg/png. (default circo)")
-@click.option("--output-file", type=click.Path(dir_okay=False, writable=True), default=None, help="Write to this file instead of stdout.")
+@click.option("--output-file", type=click.Path(allow_dash=True), default=None, help="Write to this file instead of stdout ('-' is stdout).")
 @global_options
 @click.pass_context
 def graph(ctx: click.Context, fmt: str, layout: str | None, output_file: str | None) -> None:
@@ -78,12 +78,9 @@ def graph(ctx: click.Context, fmt: str, layout: str | None, output_file: str | N
     except KgctlError as err:
         raise CliError(str(err)) from None
     data = dot.encode() if fmt == "dot" else _render(dot, fmt, layout or "circo")
-    if output_file:
-        with open(output_file, "wb") as f:
-            f.write(data)
-    else:
-        sys.stdout.buffer.write(data)
-        sys.stdout.flush()
+    from kgctl_py.outfile import write_output
+
+    write_output(output_file or "-", data, "graph")
 
 
 def _render(dot: str, fmt: str, layout: str) -> bytes:

@@ -8,7 +8,6 @@ YAML ``v1 List`` of Nodes, Peers and Kilo pods, with the capture time, and no se
 from __future__ import annotations
 
 import json
-import os
 import re
 import sys
 import time
@@ -19,7 +18,6 @@ from click.shell_completion import BashComplete, CompletionItem, FishComplete, S
 
 from kgctl_py import __version__
 from kgctl_py.cli import Settings, cli, global_options, settings, validate_globals
-from kgctl_py.errors import CliError, ExitCode
 
 PROG = "kgctl-py"
 COMPLETE_VAR = "_KGCTL_PY_COMPLETE"
@@ -239,7 +237,7 @@ _SECRET_NAME = re.compile(r"token|secret|password|passwd|datastore-endpoint|priv
 
 
 @cli.command("snapshot")
-@click.option("-o", "--output", "output_file", metavar="FILE", type=click.Path(dir_okay=False, allow_dash=True), default="-", show_default=True, help="Write the snapshot to FILE; '-' is stdout.")
+@click.option("-o", "--output", "output_file", metavar="FILE", type=click.Path(allow_dash=True), default="-", show_default=True, help="Write the snapshot to FILE; '-' is stdout.")
 @global_options
 @click.pass_context
 def snapshot(ctx: click.Context, output_file: str) -> None:
@@ -261,11 +259,11 @@ def snapshot(ctx: click.Context, output_file: str) -> None:
     validate_globals(s)
     doc = capture(s)
     text = dump_yaml(doc)
+    from kgctl_py.outfile import write_output
+
+    write_output(output_file, text.encode(), "snapshot")
     if output_file == "-":
-        sys.stdout.write(text)
-        sys.stdout.flush()
         return
-    _write_atomically(output_file, text)
     counts = {kind: sum(1 for i in doc["items"] if i.get("kind") == kind) for kind in ("Node", "Peer", "Pod")}
     click.echo(f"kgctl-py: wrote {counts['Node']} nodes, {counts['Peer']} peers and {counts['Pod']} Kilo pods to {output_file}", err=True)
 
@@ -411,19 +409,3 @@ def dump_yaml(doc: dict[str, Any]) -> str:
 
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
     return str(yaml.dump(doc, Dumper=dumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=1 << 16))
-
-
-def _write_atomically(path: str, text: str) -> None:
-    """Never leave a half-written snapshot behind: write aside, then rename."""
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except OSError as err:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise CliError(f"cannot write snapshot {path}: {err.strerror}", ExitCode.USAGE) from None
