@@ -76,7 +76,7 @@ def from_cluster(kubeconfig: str | None, context: str | None, timeout: float, ne
     from kgctl_py.kube.client import Client
     from kgctl_py.kube.kubeconfig import resolve
 
-    client = Client(resolve(kubeconfig, context), timeout=timeout)
+    client = Client(resolve(kubeconfig, context, timeout), timeout=timeout)
     try:
         objects = fetch(client, with_pods=with_pods)
     finally:
@@ -117,14 +117,20 @@ def _replace(obj: Any) -> Any:
 def _parse_snapshot_text(text: str, name: str) -> Any:
     stripped = text.lstrip()
     if stripped.startswith(("{", "[")):
+        from kgctl_py.decode import loads_json
+
         try:
-            return json.loads(text)
+            return loads_json(text)
         except ValueError as err:
             raise CliError(f"cannot read snapshot {name}: invalid JSON: {err}", ExitCode.USAGE) from None
     import yaml
 
+    from kgctl_py.decode import TooDeep, check_depth
+
     try:
-        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        return check_depth(yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
+    except (TooDeep, RecursionError):
+        raise CliError(f"cannot read snapshot {name}: invalid YAML: {TooDeep()}", ExitCode.USAGE) from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""

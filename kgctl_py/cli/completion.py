@@ -55,7 +55,7 @@ def _fetch(kubeconfig: str | None, context: str | None, timeout: float, kind: st
     from kgctl_py.kube.client import Client
     from kgctl_py.kube.kubeconfig import resolve
 
-    client = Client(resolve(kubeconfig, context), timeout=timeout)
+    client = Client(resolve(kubeconfig, context, timeout), timeout=timeout)
     try:
         if kind == "node":
             return client.list(sources.NODES, what="nodes"), []

@@ -305,7 +305,7 @@ def _fetch(s: Settings) -> tuple[list[dict[str, Any]], list[dict[str, Any]], lis
         # Nodes and peers are what matter most; a snapshot without pods still helps.
         click.echo(f"kgctl-py: warning: {message}; the snapshot has no Kilo pods", err=True)
 
-    client = Client(resolve(s.kubeconfig, s.context), timeout=s.request_timeout)
+    client = Client(resolve(s.kubeconfig, s.context, s.request_timeout), timeout=s.request_timeout)
     try:
         objects = sources.fetch(client, with_pods=True, pods_optional=True, warn=warn)
     finally:
@@ -363,7 +363,7 @@ def _mask_args(text: str) -> tuple[str, bool]:
     """k3s's node-args (a JSON list of argv): mask the values of credential flags."""
     try:
         args = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # a nesting bomb is garbage too
         return text, False
     if not isinstance(args, list):
         return text, False
@@ -392,7 +392,7 @@ def _mask_env(text: str) -> tuple[str, bool]:
     """k3s's node-env (a JSON object of K3S_* variables): mask credential values."""
     try:
         env = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # a nesting bomb is garbage too
         return text, False
     if not isinstance(env, dict):
         return text, False

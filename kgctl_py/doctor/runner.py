@@ -106,7 +106,7 @@ def load_input(settings: Any, opts: DoctorOptions, checks: list[Check]) -> tuple
     from kgctl_py.doctor.kube import Session
     from kgctl_py.kube.kubeconfig import resolve
 
-    session = Session(resolve(settings.kubeconfig, settings.context), settings.request_timeout)
+    session = Session(resolve(settings.kubeconfig, settings.context, settings.request_timeout), settings.request_timeout)
     try:
         from kgctl_py.sources import fetch
 

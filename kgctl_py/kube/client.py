@@ -153,10 +153,14 @@ class Client:
                 raise _api_error(resp.status, data, verb, what, self.auth.server)
             if not data:
                 return None
+            from kgctl_py.decode import TooDeep, loads_json
+
             try:
                 from kgctl_py.sources import replace_lone_surrogates
 
-                return replace_lone_surrogates(json.loads(data), data)
+                return replace_lone_surrogates(loads_json(data), data)
+            except TooDeep as err:
+                raise CliError(f"cannot {verb} {what}: the API server sent JSON that {err}", ExitCode.API_ERROR) from None
             except ValueError:
                 raise CliError(f"cannot {verb} {what}: the API server sent something that is not JSON", ExitCode.API_ERROR) from None
         raise AssertionError("unreachable")
@@ -213,7 +217,7 @@ def _api_error(status: int, data: bytes, verb: str, what: str, server: str) -> A
         body = json.loads(data)
         if isinstance(body, dict):
             message = str(body.get("message") or "")
-    except ValueError:
+    except (ValueError, RecursionError):  # a nesting bomb is garbage too
         pass
     if status == 401:
         return ApiError(f"cannot {verb} {what}: the API server at {server} rejected our credentials (401 Unauthorized); check the token or client certificate in the kubeconfig", ExitCode.API_DENIED, status)
