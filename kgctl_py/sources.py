@@ -5,7 +5,6 @@ Both give the same ``ClusterObjects``; the core never knows which it got.
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 import time
