@@ -30,8 +30,10 @@ def select(checks: list[Check], wanted: tuple[str, ...], skipped: tuple[str, ...
 
 def kilo_pods(pods: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
-    for pod in pods:
-        labels = (pod.get("metadata") or {}).get("labels") or {}
+    from kgctl_py import shapes
+
+    for pod in (shapes.pod(p) for p in pods if isinstance(p, dict)):
+        labels = pod.get("metadata", {}).get("labels") or {}
         if isinstance(labels, dict) and labels.get("app.kubernetes.io/name") == "kilo":
             out.append(pod)
     return out

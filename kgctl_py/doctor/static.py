@@ -59,9 +59,15 @@ def build_input(
     topology_label: str = "topology.kubernetes.io/region",
     snapshot: bool = False,
 ) -> StaticInput:
+    from kgctl_py import shapes
+
     node_objs = [o for o in node_objs if isinstance(o, dict)]
+    # The core copes with any shape (as graph does); the checks read shaped copies.
     cluster = Cluster.from_objects(node_objs, peer_objs, topology_label)
-    inp = StaticInput(node_objs, cluster.nodes, peer_objs, cluster, pods or [], crd_present, now, port, granularity, snapshot, pods is not None)
+    shaped_nodes = [shapes.node(o) for o in node_objs]
+    shaped_peers = [shapes.peer(o) for o in peer_objs if isinstance(o, dict)]
+    shaped_pods = [shapes.pod(o) for o in pods or [] if isinstance(o, dict)]
+    inp = StaticInput(shaped_nodes, cluster.nodes, shaped_peers, cluster, shaped_pods, crd_present, now, port, granularity, snapshot, pods is not None)
     try:
         inp.topology = topology_for_graph(cluster, Options(granularity=granularity, port=port), now)
     except KgctlError as err:
