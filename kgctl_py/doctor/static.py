@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from kgctl_py.doctor import k3s
+from kgctl_py.doctor import hints, k3s
 from kgctl_py.doctor.model import Finding, Status
 from kgctl_py.mesh import annotations as ann
 from kgctl_py.mesh.cluster import Cluster, KgctlError, Options, topology_for_graph
@@ -259,7 +259,7 @@ def kilo_annotations(inp: StaticInput) -> list[Finding]:
             bad.append(f"spec.podCIDR={subnet!r} is not a CIDR")
         if bad:
             out.append(_f(cid, F, node.name, "; ".join(bad + soft),
-                          hint=f"check the Kilo pod on {node.name} (kubectl -n kube-system logs -l app.kubernetes.io/name=kilo --field-selector spec.nodeName={node.name}); fix or remove forced annotations with kubectl annotate node {node.name} KEY-"))
+                          hint=f"check the Kilo pod on {node.name} ({hints.kilo_logs(node.name)}); fix or remove forced annotations with kubectl annotate node {node.name} KEY-"))
         elif soft:
             out.append(_f(cid, W, node.name, "; ".join(soft)))
         else:
