@@ -59,7 +59,7 @@ def _emit(out: Output) -> None:
 @cli.command(context_settings={"ignore_unknown_options": False, "allow_extra_args": True})
 @click.option("-o", "--output", "fmt", type=CompletingChoice(GRAPH_FORMATS), default="dot", show_default=True, help="dot prints kgctl's DOT text; svg and png are rendered with Graphviz.")
 @click.option("--layout", type=CompletingChoice(LAYOUTS), default=None, help="Graphviz layout engine for svg/png. (default circo)")
-@click.option("--output-file", type=click.Path(allow_dash=True), default=None, help="Write to this file instead of stdout ('-' is stdout).")
+@click.option("--output-file", metavar="FILE", type=click.Path(allow_dash=True), default=None, help="Write to this file instead of stdout.")
 @global_options
 @click.pass_context
 def graph(ctx: click.Context, fmt: str, layout: str | None, output_file: str | None) -> None:
