@@ -41,6 +41,10 @@ def load_cluster(s: Settings, need_peers: bool = True) -> tuple[Cluster, int]:
         objects = sources.from_cluster(s.kubeconfig, s.context, s.request_timeout, need_peers)
         if s.now is not None:
             objects.now = s.now
+    from kgctl_py.mesh.dropped import notices
+
+    for line in notices(objects.nodes, objects.peers):
+        click.echo(f"kgctl-py: warning: {line}", err=True)
     return Cluster.from_objects(objects.nodes, objects.peers, s.topology_label), objects.now
 
 
@@ -87,7 +91,8 @@ def _render(dot: str, fmt: str, layout: str) -> bytes:
     import graphviz
 
     try:
-        return graphviz.Source(dot, engine=layout).pipe(format=fmt)
+        # quiet: the error is ours to print, once (graphviz would echo its stderr too).
+        return graphviz.Source(dot, engine=layout).pipe(format=fmt, quiet=True)
     except graphviz.ExecutableNotFound:
         raise CliError(f"cannot render {fmt}: the Graphviz '{layout}' program is not installed; install the 'graphviz' package (e.g. apt-get install graphviz)", ExitCode.USAGE) from None
     except graphviz.CalledProcessError as err:
