@@ -38,7 +38,7 @@ def notices(node_objs: list[Any], peer_objs: list[Any]) -> list[str]:
         notes = _dict(meta.get("annotations"))
         who = f"node {name}"
 
-        def text(key: str) -> str | None:
+        def text(key: str, notes: dict[str, Any] = notes) -> str | None:
             value = notes.get(key)
             return value if isinstance(value, str) else None
 
