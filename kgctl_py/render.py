@@ -16,7 +16,8 @@ def render(dot: str, fmt: str, engine: str) -> bytes:
     import graphviz
 
     try:
-        return graphviz.Source(dot, engine=engine).pipe(format=fmt)
+        # quiet: the error is ours to print, once (graphviz would echo its stderr too).
+        return graphviz.Source(dot, engine=engine).pipe(format=fmt, quiet=True)
     except graphviz.ExecutableNotFound:
         raise CliError(
             f"cannot render {fmt}: the Graphviz '{engine}' program is not installed; install the 'graphviz' package (e.g. apt-get install graphviz)",

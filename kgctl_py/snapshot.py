@@ -109,7 +109,7 @@ def _mask_args(text: str) -> tuple[str, bool]:
     """k3s's node-args (a JSON list of argv): mask the values of credential flags."""
     try:
         args = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # a nesting bomb is garbage too
         return text, False
     if not isinstance(args, list):
         return text, False
@@ -138,7 +138,7 @@ def _mask_env(text: str) -> tuple[str, bool]:
     """k3s's node-env (a JSON object of K3S_* variables): mask credential values."""
     try:
         env = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # a nesting bomb is garbage too
         return text, False
     if not isinstance(env, dict):
         return text, False
@@ -148,6 +148,30 @@ def _mask_env(text: str) -> tuple[str, bool]:
             env[key] = MASK
             hit = True
     return (json.dumps(env) if hit else text), hit
+
+
+def dump_json(doc: dict[str, Any]) -> str:
+    """The snapshot as JSON, one item per line: valid YAML too (ASCII only, so no
+    YAML line break hides in a string), and it loads ten times faster than YAML."""
+    items = doc.get("items") or []
+    head = json.dumps({k: v for k, v in doc.items() if k != "items"}, ensure_ascii=True, default=_json_value)[:-1]
+    lines = [json.dumps(item, ensure_ascii=True, default=_json_value, separators=(",", ":")) for item in items]
+    return head + ', "items": [\n' + ",\n".join(lines) + "\n]}\n"
+
+
+def _json_value(value: Any) -> Any:
+    """What a YAML input may hold beyond JSON: timestamps, binary, sets."""
+    import base64
+    import datetime
+
+    if isinstance(value, (datetime.datetime, datetime.date)):
+        text = value.isoformat()
+        return text[:-6] + "Z" if text.endswith("+00:00") else text
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=str)
+    raise TypeError(f"cannot write {type(value).__name__} to a snapshot")
 
 
 def dump_yaml(doc: dict[str, Any]) -> str:

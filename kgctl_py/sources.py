@@ -5,7 +5,6 @@ Both give the same ``ClusterObjects``; the core never knows which it got.
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from collections.abc import Callable
@@ -122,7 +121,8 @@ def load(s: SourceSettings, want: Want = MESH, *, client: Api | None = None, tim
         from kgctl_py.kube.client import Client
         from kgctl_py.kube.kubeconfig import resolve
 
-        own = Client(resolve(s.kubeconfig, s.context), timeout=s.request_timeout if timeout is None else timeout)
+        wait = s.request_timeout if timeout is None else timeout
+        own = Client(resolve(s.kubeconfig, s.context, wait), timeout=wait)
         try:
             objects = fetch(own, want, warn)
         finally:
@@ -186,14 +186,20 @@ def fetch(client: Api, want: Want = DOCTOR, warn: Callable[[str], None] | None =
 def _parse_snapshot_text(text: str, name: str) -> Any:
     stripped = text.lstrip()
     if stripped.startswith(("{", "[")):
+        from kgctl_py.decode import loads_json
+
         try:
-            return json.loads(text)
+            return loads_json(text)
         except ValueError as err:
             raise CliError(f"cannot read snapshot {name}: invalid JSON: {err}", ExitCode.USAGE) from None
     import yaml
 
+    from kgctl_py.decode import TooDeep, check_depth
+
     try:
-        return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        return check_depth(yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
+    except (TooDeep, RecursionError):
+        raise CliError(f"cannot read snapshot {name}: invalid YAML: {TooDeep()}", ExitCode.USAGE) from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""

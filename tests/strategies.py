@@ -316,3 +316,87 @@ def node_lists(max_size: int = 6) -> st.SearchStrategy[list[Any]]:
 def peer_lists(max_size: int = 5) -> st.SearchStrategy[list[Any]]:
     pool = st.sampled_from(["peer-a", "peer-b", "a", "node-1"])
     return st.lists(st.one_of(hostile_peer(), hostile_peer(pool), sane_peer()), max_size=max_size)
+
+
+# --- wrong types at every level ---------------------------------------------------------------
+#
+# ``corrupted`` takes any object strategy and swaps the value at a few randomly
+# chosen paths (metadata, annotations, labels, spec, status, addresses,
+# conditions, an item of a list, a key deep inside) for a value of another type.
+
+
+def wrong_type() -> st.SearchStrategy[Any]:
+    return st.one_of(
+        not_a_string(),
+        garbage(),
+        st.floats(allow_nan=True),
+        st.lists(st.one_of(garbage(), not_a_string()), max_size=3),
+        st.dictionaries(garbage(), st.one_of(garbage(), not_a_string()), max_size=2),
+    )
+
+
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [prefix] if prefix else []
+    if isinstance(value, dict):
+        for k, v in value.items():
+            out += _paths(v, prefix + (k,))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            out += _paths(v, prefix + (i,))
+    return out
+
+
+@st.composite
+def corrupted(draw: st.DrawFn, objects: st.SearchStrategy[Any], max_changes: int = 3) -> Any:
+    obj = draw(objects)
+    paths = _paths(obj)
+    if not paths:
+        return obj
+    for path in draw(st.lists(st.sampled_from(paths), min_size=1, max_size=max_changes)):
+        parent = obj
+        try:
+            for step in path[:-1]:
+                parent = parent[step]
+            parent[path[-1]] = draw(wrong_type())
+        except (KeyError, IndexError, TypeError):
+            continue  # an earlier change replaced a container on this path
+    return obj
+
+
+@st.composite
+def full_node(draw: st.DrawFn, index: int | None = None) -> dict[str, Any]:
+    """A sane node with the rest of a real Node around it: labels, taints, status."""
+    node = draw(sane_node(index))
+    name_ = node["metadata"]["name"]
+    node["metadata"]["labels"] = {"kubernetes.io/hostname": name_, "topology.kubernetes.io/region": draw(st.sampled_from(["eu", "us"]))}
+    node["metadata"]["annotations"][ann.K3S_NODE_ARGS] = json.dumps(["server", "--tls-san", "203.0.113.1", "--flannel-backend", "none"])
+    node["spec"]["podCIDRs"] = [node["spec"]["podCIDR"]]
+    node["spec"]["taints"] = [{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}]
+    node["status"] = {
+        "addresses": [{"type": "InternalIP", "address": "10.1.0.1"}, {"type": "ExternalIP", "address": "203.0.113.1"}],
+        "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady", "message": "ok"}],
+        "nodeInfo": {"kubeletVersion": "v1.33.4+k3s1"},
+    }
+    return node
+
+
+@st.composite
+def kilo_pod(draw: st.DrawFn, index: int | None = None) -> dict[str, Any]:
+    i = draw(st.integers(0, 250)) if index is None else index
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": f"kilo-{i}", "namespace": "kube-system", "labels": {"app.kubernetes.io/name": "kilo"},
+                     "ownerReferences": [{"kind": "DaemonSet", "name": "kilo"}]},
+        "spec": {"nodeName": f"node-{i}", "containers": [{"name": "kilo", "image": "squat/kilo", "env": [{"name": "X", "value": "1"}]}]},
+        "status": {"phase": "Running", "podIP": f"10.42.{i % 250}.2", "conditions": [{"type": "Ready", "status": "True"}],
+                   "containerStatuses": [{"name": "kilo", "ready": True, "state": {"running": {}}}]},
+    }
+
+
+def shaped_lists(max_size: int = 5) -> st.SearchStrategy[list[Any]]:
+    """Nodes, Peers and Kilo pods, each with wrong types put anywhere in it."""
+    return st.lists(
+        st.one_of(corrupted(full_node()), corrupted(sane_peer()), corrupted(kilo_pod()), full_node(), sane_peer(), kilo_pod()),
+        max_size=max_size,
+    )

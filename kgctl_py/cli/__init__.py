@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,8 @@ from kgctl_py.kube import valid_timeout
 
 GRANULARITIES = ("location", "full", "auto")
 DEFAULT_TIMEOUT = 30.0
+# 9999-12-31T23:59:59Z: beyond it a --now is a typo, not a time.
+MAX_NOW = 253402300799
 
 
 class CompletingChoice(click.ParamType):
@@ -98,6 +101,8 @@ def validate_globals(s: Settings) -> None:
         raise CliError(f"backend {s.backend} unknown; posible values are: [kubernetes]", ExitCode.USAGE)
     if not valid_timeout(s.request_timeout):
         raise CliError(f"invalid --request-timeout {s.request_timeout:g}: give a number of seconds greater than 0", ExitCode.USAGE)
+    if s.now is not None and not (0 < s.now <= MAX_NOW):
+        raise CliError(f"invalid --now {s.now}: give a Unix time in seconds, from 1 to {MAX_NOW} (the end of year 9999)", ExitCode.USAGE)
 
 
 def split_csv(value: str, flag: str = "--allowed-ips") -> list[str]:
@@ -147,11 +152,25 @@ def main(argv: list[str] | None = None, prog_name: str = "kgctl-py", env: Enviro
     except SystemExit as err:
         # click exits by itself when stdout is a closed pipe.
         code = err.code if isinstance(err.code, int) else ExitCode.FAILURE
-    if _stdout_closed(env):
-        # A reader like `head` went away; that is not an error of ours.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, env.stdout.fileno())
-        code = ExitCode.OK
+    except OSError as err:
+        from kgctl_py.outfile import WRITE_ERRNOS
+
+        if err.errno not in WRITE_ERRNOS:
+            raise
+        # stdout is a full disk or a broken device: one line, as coreutils.
+        _silence_stdout(env)
+        click.echo(f"kgctl-py: cannot write output: {err.strerror}", file=env.stderr)
+        code = ExitCode.FAILURE
+    closed = _stdout_closed(env)
+    if closed is not None:
+        _silence_stdout(env)
+        if closed == "pipe":
+            # A reader like `head` went away: die quietly of SIGPIPE, as kubectl (Go) does.
+            env.stderr.flush()
+            signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGPIPE)
+        click.echo(f"kgctl-py: cannot write output: {closed}", file=env.stderr)
+        code = code or ExitCode.FAILURE
     return int(code or 0)
 
 
@@ -159,9 +178,23 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _stdout_closed(env: Environment) -> bool:
+def _stdout_closed(env: Environment) -> str | None:
+    """None if what we wrote reached stdout; "pipe" for a closed pipe; else why it failed."""
+    if type(env.stdout).__name__.endswith("PacifyFlushWrapper") or type(sys.stdout).__name__.endswith("PacifyFlushWrapper"):
+        return "pipe"  # click met EPIPE and wrapped stdout so that it stays quiet
     try:
         env.stdout.flush()
     except (BrokenPipeError, ValueError):
-        return True
-    return False
+        return "pipe"
+    except OSError as err:
+        return err.strerror or str(err)
+    return None
+
+
+def _silence_stdout(env: Environment) -> None:
+    # Output still buffered must not fail again (with a traceback) at exit.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, env.stdout.fileno())
+    except (OSError, ValueError):
+        pass

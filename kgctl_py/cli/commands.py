@@ -36,6 +36,10 @@ def load_cluster(s: Settings, need_peers: bool = True) -> tuple[Cluster, int]:
     from kgctl_py import sources
 
     objects = sources.load(s, sources.MESH if need_peers else sources.Want())
+    from kgctl_py.mesh.dropped import notices
+
+    for line in notices(objects.nodes, objects.peers):
+        click.echo(f"kgctl-py: warning: {line}", err=True)
     return Cluster.from_objects(objects.nodes, objects.peers, s.topology_label), objects.now
 
 
@@ -55,7 +59,7 @@ def _emit(env: Environment, out: Output) -> None:
 @click.option("--layout", type=CompletingChoice(LAYOUTS), default=None, help="Graphviz layout engine for svg/png. (default fdp for the picture, neato for its summary, circo for --style kgctl)")
 @click.option("--style", type=CompletingChoice(STYLES), default="picture", show_default=True, help="svg/png: picture draws location boxes, leaders, Peers and a legend; kgctl renders kgctl's DOT unchanged.")
 @click.option("--detail", type=CompletingChoice(DETAILS), default="auto", show_default=True, help=f"picture: full draws every node, summary one box per location; auto summarises above {SUMMARY_ABOVE} nodes.")
-@click.option("--output-file", type=click.Path(dir_okay=False, writable=True), default=None, help="Write to this file instead of stdout.")
+@click.option("--output-file", metavar="FILE", type=click.Path(allow_dash=True), default=None, help="Write to this file instead of stdout.")
 @global_options
 @click.pass_context
 def graph(ctx: click.Context, fmt: str, layout: str | None, style: str, detail: str, output_file: str | None) -> None:
@@ -82,11 +86,9 @@ def graph(ctx: click.Context, fmt: str, layout: str | None, style: str, detail: 
             data = dot.encode() if fmt == "dot" else render.render(dot, fmt, layout or "circo")
     except KgctlError as err:
         raise CliError(str(err)) from None
-    if output_file:
-        with open(output_file, "wb") as f:
-            f.write(data)
-    else:
-        environment(ctx).write_bytes(data)
+    from kgctl_py.outfile import write_output
+
+    write_output(output_file or "-", data, "graph")
 
 
 def _showconf_options(f):  # type: ignore[no-untyped-def]

@@ -109,7 +109,7 @@ def connect(ctx: click.Context, peer_name: str | None, allowed_ip: str, allowed_
     from kgctl_py.kube.client import Client
     from kgctl_py.kube.kubeconfig import resolve
 
-    client = Client(resolve(s.kubeconfig, s.context), timeout=s.request_timeout)
+    client = Client(resolve(s.kubeconfig, s.context, s.request_timeout), timeout=s.request_timeout)
     stop = threading.Event()
     previous = {sig: signal.signal(sig, _stopper(stop)) for sig in (signal.SIGINT, signal.SIGTERM)}
     connector = Connector(client, opts, log, stop)

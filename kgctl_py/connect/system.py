@@ -77,7 +77,9 @@ def public_key(private: bytes) -> bytes:
 def read_private_key(path: str) -> bytes | None:
     """The key in ``path``; None if the file does not exist."""
     from kgctl_py.mesh.key import parse_key
+    from kgctl_py.outfile import refuse_special
 
+    refuse_special(path, "private key")  # a FIFO would hang us; /dev/stdout would print the key
     try:
         with open(path, "rb") as f:
             raw = f.read(4096)
@@ -94,15 +96,9 @@ def read_private_key(path: str) -> bytes | None:
 def write_private_key(path: str, key: bytes) -> None:
     """Write a new key file, readable by its owner only; never overwrite one."""
     from kgctl_py.mesh.key import key_str
+    from kgctl_py.outfile import write_output
 
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except OSError as err:
-        raise CliError(f"failed to write private key: {path}: {err.strerror}", ExitCode.USAGE) from None
-    with os.fdopen(fd, "w") as f:
-        # The umask cannot widen 0600, but fchmod makes the mode certain.
-        os.fchmod(f.fileno(), 0o600)
-        f.write(key_str(key) + "\n")
+    write_output(path, (key_str(key) + "\n").encode(), "private key", private=True)
 
 
 # ---------------------------------------------------------------- the interface

@@ -22,7 +22,7 @@ def node_args(obj: dict[str, Any]) -> list[str] | None:
         return None
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # a nesting bomb is garbage too
         return None
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         return None

@@ -166,7 +166,7 @@ def _exit_code(text: str) -> tuple[int | None, str]:
 
     try:
         status = json.loads(text) if text else {}
-    except ValueError:
+    except (ValueError, RecursionError):  # a nesting bomb is garbage too
         return None, f"exec failed: unreadable status {text[:80]!r}"
     if not isinstance(status, dict):
         return None, "exec failed: unreadable status"

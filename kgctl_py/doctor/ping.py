@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from kgctl_py.doctor.hints import kilo_logs
 from kgctl_py.doctor.model import Status
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
@@ -132,7 +133,7 @@ def culprits(nodes: list[str], results: dict[tuple[str, str], PingResult], place
                        f"locations fails too: check {node} itself (its Kilo pod, net.ipv4.ip_forward, routes, firewall) and that UDP {port} reaches {place.endpoint or 'its endpoint'}")
         else:
             out.append(f"every pair with {node} fails ({len(mine)} pairs): check {node}'s Kilo pod, net.ipv4.ip_forward, routes and firewall "
-                       f"(kubectl -n kube-system logs -l app.kubernetes.io/name=kilo --field-selector spec.nodeName={node})")
+                       f"({kilo_logs(node)})")
         explained |= mine
     if multi:
         # One location: every measured pair crossing it fails.

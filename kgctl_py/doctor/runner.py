@@ -33,8 +33,10 @@ def select(checks: list[Check], wanted: tuple[str, ...], skipped: tuple[str, ...
 
 def kilo_pods(pods: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
-    for pod in pods:
-        labels = (pod.get("metadata") or {}).get("labels") or {}
+    from kgctl_py import shapes
+
+    for pod in (shapes.pod(p) for p in pods if isinstance(p, dict)):
+        labels = pod.get("metadata", {}).get("labels") or {}
         if isinstance(labels, dict) and labels.get("app.kubernetes.io/name") == "kilo":
             out.append(pod)
     return out
@@ -128,7 +130,7 @@ def load_input(settings: Any) -> tuple[StaticInput, Any]:
         from kgctl_py.doctor.kube import Session
         from kgctl_py.kube.kubeconfig import resolve
 
-        session = Session(resolve(settings.kubeconfig, settings.context), settings.request_timeout)
+        session = Session(resolve(settings.kubeconfig, settings.context, settings.request_timeout), settings.request_timeout)
     forbidden: list[str] = []
     try:
         # Pods are optional: without them the static checks still run, and the

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from kgctl_py.doctor import k3s
+from kgctl_py.doctor import hints, k3s
 from kgctl_py.doctor.model import Finding, Status
 from kgctl_py.mesh import annotations as ann
 from kgctl_py.mesh.cluster import Cluster, KgctlError, Options, topology_for_graph
@@ -63,9 +63,15 @@ def build_input(
     topology_label: str = "topology.kubernetes.io/region",
     snapshot: bool = False,
 ) -> StaticInput:
+    from kgctl_py import shapes
+
     node_objs = [o for o in node_objs if isinstance(o, dict)]
+    # The core copes with any shape (as graph does); the checks read shaped copies.
     cluster = Cluster.from_objects(node_objs, peer_objs, topology_label)
-    inp = StaticInput(node_objs, cluster.nodes, peer_objs, cluster, pods or [], crd_present, now, port, granularity, snapshot, pods is not None)
+    shaped_nodes = [shapes.node(o) for o in node_objs]
+    shaped_peers = [shapes.peer(o) for o in peer_objs if isinstance(o, dict)]
+    shaped_pods = [shapes.pod(o) for o in pods or [] if isinstance(o, dict)]
+    inp = StaticInput(shaped_nodes, cluster.nodes, shaped_peers, cluster, shaped_pods, crd_present, now, port, granularity, snapshot, pods is not None)
     try:
         inp.topology = topology_for_graph(cluster, Options(granularity=granularity, port=port), now)
     except KgctlError as err:
@@ -255,7 +261,7 @@ def kilo_annotations(inp: StaticInput) -> list[Finding]:
             bad.append(f"spec.podCIDR={subnet!r} is not a CIDR")
         if bad:
             out.append(Finding(F, node.name, "; ".join(bad + soft),
-                          hint=f"check the Kilo pod on {node.name} (kubectl -n kube-system logs -l app.kubernetes.io/name=kilo --field-selector spec.nodeName={node.name}); fix or remove forced annotations with kubectl annotate node {node.name} KEY-"))
+                               hint=f"check the Kilo pod on {node.name} ({hints.kilo_logs(node.name)}); fix or remove forced annotations with kubectl annotate node {node.name} KEY-"))
         elif soft:
             out.append(Finding(W, node.name, "; ".join(soft)))
         else:

@@ -155,8 +155,12 @@ class Client:
                 raise _api_error(resp.status, data, verb, what, self.auth.server)
             if not data:
                 return None
+            from kgctl_py.decode import TooDeep, loads_json
+
             try:
-                return replace_lone_surrogates(json.loads(data), data)
+                return replace_lone_surrogates(loads_json(data), data)
+            except TooDeep as err:
+                raise BadResponse(f"cannot {verb} {what}: the API server sent JSON that {err}", resp.status) from None
             except ValueError:
                 raise BadResponse(f"cannot {verb} {what}: the API server sent something that is not JSON", resp.status) from None
         raise AssertionError("unreachable")
@@ -220,7 +224,7 @@ def _api_error(status: int, data: bytes, verb: str, what: str, server: str) -> A
         body = json.loads(data)
         if isinstance(body, dict):
             message = str(body.get("message") or "")
-    except ValueError:
+    except (ValueError, RecursionError):  # a nesting bomb is garbage too
         pass
     if status == 401:
         return for_status(status, f"cannot {verb} {what}: the API server at {server} rejected our credentials (401 Unauthorized); check the token or client certificate in the kubeconfig")

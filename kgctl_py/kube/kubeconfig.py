@@ -13,7 +13,10 @@ import os
 import re
 import urllib.parse
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+if TYPE_CHECKING:
+    import subprocess
 
 from kgctl_py.errors import CliError, ExitCode
 
@@ -157,8 +160,54 @@ def _data(body: dict[str, Any], key: str, base: str, what: str) -> bytes | None:
     return None
 
 
-def _run_exec_plugin(spec: dict[str, Any], base: str) -> dict[str, Any]:
+# Without --request-timeout: as long as an API request may take by default.
+EXEC_TIMEOUT = 30.0
+
+
+def _run_plugin(argv: list[str], env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[bytes]:
+    """Run a credential plugin as kubectl does: its stderr goes to ours (it may say
+    "run the login command"), its stdout is the credential, and it gets ``timeout``."""
     import subprocess  # only for exec plugins
+    import sys
+
+    try:
+        err_fd: int | None = sys.stderr.fileno()
+        sys.stderr.flush()
+    except (AttributeError, OSError, ValueError):  # no real stderr (in-process runs): relay it
+        err_fd = None
+    try:
+        # Its own session, so that a timeout stops the plugin's children too.
+        proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=err_fd if err_fd is not None else subprocess.PIPE, start_new_session=True)
+    except OSError as err:
+        raise CliError(f"failed to create Kubernetes config: exec plugin {argv[0]} failed: {err.strerror or err}", ExitCode.USAGE) from None
+    try:
+        out, err_text = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        raise CliError(f"failed to create Kubernetes config: exec plugin {argv[0]} did not finish within {timeout:g}s; raise --request-timeout if it waits for a login", ExitCode.API_DENIED) from None
+    except BaseException:
+        _kill_group(proc)
+        raise
+    if err_text:
+        sys.stderr.write(err_text.decode(errors="replace"))
+    return subprocess.CompletedProcess(argv, proc.returncode, out, b"")
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    import signal
+
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except OSError:
+        pass
+    proc.kill()
+    proc.wait()
+    if proc.stdout is not None:
+        proc.stdout.close()
+
+
+def _run_exec_plugin(spec: dict[str, Any], base: str, timeout: float = EXEC_TIMEOUT) -> dict[str, Any]:
     command = spec.get("command")
     if not isinstance(command, str) or not command:
         raise CliError("failed to create Kubernetes config: exec plugin has no command", ExitCode.USAGE)
@@ -176,23 +225,20 @@ def _run_exec_plugin(spec: dict[str, Any], base: str) -> dict[str, Any]:
     env["KUBERNETES_EXEC_INFO"] = json.dumps(
         {"apiVersion": api_version, "kind": "ExecCredential", "spec": {"interactive": False}}
     )
-    try:
-        proc = subprocess.run([command, *args], env=env, capture_output=True, timeout=60, check=False)
-    except (OSError, subprocess.TimeoutExpired) as err:
-        raise CliError(f"failed to create Kubernetes config: exec plugin {command} failed: {err}", ExitCode.USAGE) from None
+    proc = _run_plugin([command, *args], env, timeout)
     if proc.returncode != 0:
         raise CliError(f"failed to create Kubernetes config: exec plugin {command} exited with status {proc.returncode}", ExitCode.API_DENIED)
     try:
         cred = json.loads(proc.stdout)
         status = cred["status"]
         assert isinstance(status, dict)
-    except (ValueError, KeyError, TypeError, AssertionError):
-        raise CliError(f"failed to create Kubernetes config: exec plugin {command} did not print an ExecCredential", ExitCode.USAGE) from None
+    except (ValueError, KeyError, TypeError, AssertionError, RecursionError):
+        raise CliError(f"failed to create Kubernetes config: exec plugin {command} did not print an ExecCredential", ExitCode.API_DENIED) from None
     return status
 
 
-def resolve(kubeconfig: str | None, context: str | None = None) -> ClusterAuth:
-    """The server and credentials of the chosen context."""
+def resolve(kubeconfig: str | None, context: str | None = None, timeout: float = EXEC_TIMEOUT) -> ClusterAuth:
+    """The server and credentials of the chosen context; ``timeout`` bounds an exec plugin."""
     paths = kubeconfig_paths(kubeconfig)
     if len(paths) == 1 and not os.path.exists(paths[0]):
         in_cluster = _in_cluster()
@@ -232,7 +278,7 @@ def resolve(kubeconfig: str | None, context: str | None = None) -> ClusterAuth:
     if user.get("username"):
         auth.username, auth.password = str(user["username"]), str(user.get("password", ""))
     if isinstance(user.get("exec"), dict):
-        status = _run_exec_plugin(user["exec"], ubase)
+        status = _run_exec_plugin(user["exec"], ubase, timeout)
         if status.get("token"):
             auth.token = str(status["token"])
         if status.get("clientCertificateData"):

@@ -71,7 +71,7 @@ def parse_discovered_endpoints(text: str) -> dict[str, Endpoint | None] | None:
     """Decode Kilo's JSON ``map[string]*net.UDPAddr``; None where Go's decoder fails."""
     try:
         raw = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # a nesting bomb is garbage too
         return None
     if raw is None:
         return None

@@ -132,17 +132,19 @@ def test_exec_plugin_token_401(fixture_objects, tmp_path):
 
 
 def test_failing_exec_plugin_does_not_echo_its_output(tmp_path):
+    # Its stdout (the credential) is never echoed; its stderr is its message to
+    # the user and passes through, as with kubectl (tests/test_hostile_exec_plugin.py).
     plugin = tmp_path / "plugin.py"
-    plugin.write_text(f"import sys\nprint({EXEC_TOKEN!r})\nprint({EXEC_TOKEN!r}, file=sys.stderr)\nsys.exit(3)\n")
+    plugin.write_text(f"import sys\nprint({EXEC_TOKEN!r})\nprint('run the login command', file=sys.stderr)\nsys.exit(3)\n")
     cfg = kubeconfig("https://127.0.0.1:1", exec_command=[sys.executable, str(plugin)])
     path = write_kubeconfig(tmp_path / "kc", cfg)
     rc, output = run_cli("--kubeconfig", str(path), "graph")
-    assert rc == 4 and "exited with status 3" in output
+    assert rc == 4 and "exited with status 3" in output and "run the login command" in output
     assert_no_secret(output, EXEC_TOKEN)
     # Not an ExecCredential, but the token is in it.
     plugin.write_text(f"print('{{\"status\": 5, \"token\": \"{EXEC_TOKEN}\"}}')\n")
     rc, output = run_cli("--kubeconfig", str(path), "graph")
-    assert rc == 2 and "did not print an ExecCredential" in output
+    assert rc == 4 and "did not print an ExecCredential" in output
     assert_no_secret(output, EXEC_TOKEN)
 
 
