@@ -86,9 +86,12 @@ def graph(ctx: click.Context, fmt: str, layout: str | None, style: str, detail: 
             data = dot.encode() if fmt == "dot" else render.render(dot, fmt, layout or "circo")
     except KgctlError as err:
         raise CliError(str(err)) from None
+    if output_file in (None, "-"):
+        environment(ctx).write_bytes(data)
+        return
     from kgctl_py.outfile import write_output
 
-    write_output(output_file or "-", data, "graph")
+    write_output(output_file, data, "graph")
 
 
 def _showconf_options(f):  # type: ignore[no-untyped-def]

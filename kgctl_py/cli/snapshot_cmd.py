@@ -34,9 +34,11 @@ def snapshot(ctx: click.Context, output_file: str) -> None:
     validate_globals(s)
     env = environment(ctx)
     doc = capture(s, lambda message: _warn(env, message))
-    write_output(output_file, dump_json(doc).encode(), "snapshot")
+    text = dump_json(doc)
     if output_file == "-":
+        env.write(text)
         return
+    write_output(output_file, text.encode(), "snapshot")
     n = counts(doc)
     click.echo(f"kgctl-py: wrote {n.get('Node', 0)} nodes, {n.get('Peer', 0)} peers and {n.get('Pod', 0)} Kilo pods to {output_file}", file=env.stderr)
 
