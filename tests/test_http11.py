@@ -90,6 +90,17 @@ def test_framings_and_keep_alive():
     assert all(f"Host: 127.0.0.1:{srv.port}".encode() in r for r in srv.requests)
 
 
+def test_an_http_1_0_answer_closes_the_connection():
+    srv = Scripted([b"HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\none", b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\ntwo"])
+    conn = http11.HTTPConnection("127.0.0.1", srv.port, timeout=5)
+    try:
+        assert _get(conn)[2] == b"one" and _get(conn)[2] == b"two"
+    finally:
+        conn.close()
+        srv.close()
+    assert srv.connections == 2  # a new connection, not a request the server would not read
+
+
 def test_a_closed_keep_alive_is_reopened_by_the_clients_retry(tmp_path):
     answer = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
     srv = Scripted([answer, None, answer])  # the server drops the idle connection

@@ -106,16 +106,14 @@ def test_continue_from_a_server_that_pages_anyway_is_followed_without_the_versio
     assert nodes[1]["continue"] != nodes[2]["continue"]
 
 
-def test_the_watch_cache_is_cheaper_than_paging_from_etcd(blog, tmp_path):
+def test_paging_from_etcd_pays_the_modelled_cost_and_the_watch_cache_none(blog, tmp_path):
     """The cost the server models: what made paging slower than kgctl on a real cluster."""
     objects, meta = blog
     with KubeAPIServer(_with_stale_nodes(objects, 994), captured_at=meta["capturedAt"]) as srv:
         srv.etcd_request_cost, srv.etcd_item_cost = 0.002, 0.0002  # 1000 nodes: 0.2 s from etcd
         client = Client(resolve(srv.write_kubeconfig(tmp_path / "k")))
         try:
-            start = time.perf_counter()
             cached = client.list(NODES, what="nodes")
-            from_cache = time.perf_counter() - start
             start = time.perf_counter()
             paged = client.list(NODES, {"resourceVersion": "", "limit": 500}, what="nodes")
             from_etcd = time.perf_counter() - start
@@ -125,5 +123,6 @@ def test_the_watch_cache_is_cheaper_than_paging_from_etcd(blog, tmp_path):
     assert [n["metadata"]["name"] for n in cached] == [n["metadata"]["name"] for n in paged]
     assert len(cached) == 1000
     assert stats == {"cache": 1, "etcd": 2, "etcd_items": 501 + 500}
+    # The etcd path slept its modelled cost; the cache path paid none (read_stats).  Wall
+    # times are not compared: on a loaded machine parsing alone can take longer than 0.2 s.
     assert from_etcd >= 0.2 + 2 * 0.002
-    assert from_etcd > from_cache

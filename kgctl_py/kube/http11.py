@@ -47,7 +47,9 @@ class HTTPResponse:
             self._headers()
             self.status, self.reason = self._status_line()
         self.headers = self._headers()
-        self.will_close = "close" in self.headers.get("connection", "").lower()
+        connection = self.headers.get("connection", "").lower()
+        # HTTP/1.0 closes after each answer unless it says otherwise.
+        self.will_close = "close" in connection or (self._version == "HTTP/1.0" and "keep-alive" not in connection)
         self._chunked = "chunked" in self.headers.get("transfer-encoding", "").lower()
         self._left: int | None = None  # bytes left in the body, or in the current chunk
         self._done = False
@@ -79,6 +81,7 @@ class HTTPResponse:
             raise BadStatusLine(repr(line[:80])) from None
         if not version.startswith("HTTP/") or not 100 <= code <= 999:
             raise BadStatusLine(repr(line[:80]))
+        self._version = version
         return code, reason[0] if reason else ""
 
     def _headers(self) -> dict[str, str]:
