@@ -409,43 +409,20 @@ def _pod_state(pod: dict[str, Any]) -> str:
 
 
 def _ping_all(ctx: LiveContext, ns: str, pods: dict[str, dict[str, Any]]) -> tuple[list[Finding], dict[str, Any]]:
-    nodes = sorted(pods)
-    pairs = [(a, b) for a in nodes for b in nodes if a != b]
-    done = [0]
-    started = time.monotonic()
+    from kgctl_py.doctor import meshping
+
     peak_before = ctx.session.peak_execs
     ctx.session.peak_execs = 0
 
-    def one(pair: tuple[str, str]) -> P.PingResult:
-        src, dst = pair
-        target = pods[dst]["status"]["podIP"]
-        o = ctx.session.exec(ns, pods[src]["metadata"]["name"], "ping", [*P.PING_COMMAND, target], ctx.opts.exec_timeout)
-        return P.judge_ping(o.exit_code, o.stdout, o.stderr, o.error)
+    def exec_fn(node: str, command: list[str]) -> tuple[int | None, str, str, str]:
+        o = ctx.session.exec(ns, pods[node]["metadata"]["name"], "ping", command, ctx.opts.exec_timeout)
+        return o.exit_code, o.stdout, o.stderr, o.error
 
-    def tick(pair: tuple[str, str], result: P.PingResult) -> None:
-        done[0] += 1
-        if done[0] % 10 == 0 or done[0] == len(pairs):
-            ctx.progress(f"pings done: {done[0]}/{len(pairs)}")
-
-    by_index = run_bounded(pairs, one, ctx.opts.max_concurrent_execs, tick)
-    results = {pairs[i]: r for i, r in by_index.items()}
-    seconds = time.monotonic() - started
+    pod_ips = {n: p["status"]["podIP"] for n, p in pods.items()}
+    peers = [(p.name, str(ip)) for p in ctx.static.cluster.peers for ip in p.allowed_ips]
+    settings = meshping.Settings(ctx.opts.full_matrix, ctx.opts.full_matrix_limit, ctx.opts.max_concurrent_execs, ctx.static.port)
+    findings, data = meshping.run(sorted(pods), pod_ips, _ping_places(ctx), peers, exec_fn, settings, ctx.progress)
     peak = ctx.session.peak_execs
     ctx.session.peak_execs = max(peak, peak_before)
-    findings = []
-    for pair in pairs:
-        r = results[pair]
-        findings.append(Finding(r.status, f"{pair[0]} → {pair[1]}", f"{r.detail}" + (f", avg {r.rtt_ms:.1f} ms" if r.rtt_ms is not None else ""), "pair"))
-    for text in P.culprits(nodes, results, _ping_places(ctx), ctx.static.port):
-        findings.append(Finding(Status.FAIL, "cluster", text, "cluster", hint=text.split(": ", 1)[-1]))
-    if not pairs and nodes:
-        findings.append(Finding(Status.PASS, nodes[0], "one node: no pairs to ping"))
-    data = {
-        "nodes": nodes,
-        "rttMs": [[None if a == b else results[(a, b)].rtt_ms for b in nodes] for a in nodes],
-        "status": [["" if a == b else results[(a, b)].status.value for b in nodes] for a in nodes],
-        "pairs": len(pairs),
-        "seconds": round(seconds, 3),
-        "peakConcurrentExecs": peak,
-    }
+    data["peakConcurrentExecs"] = peak
     return findings, data

@@ -152,6 +152,9 @@ class DoctorOptions:
     from_host: bool = False
     api_port: int = 6443
     kilo_namespace: str = "kube-system"
+    # pod.ping: the full N x N matrix up to this many nodes (plan.DEFAULT_FULL_MATRIX_LIMIT), or always.
+    full_matrix_limit: int = 160
+    full_matrix: bool = False
 
     @property
     def exec_timeout(self) -> float:
