@@ -20,6 +20,10 @@ DOCTOR_FORMATS = ("table", "json", "short")
 @click.option("--namespace", default=None, metavar="NAME", help="Namespace doctor creates for the ping pods. (default kgctl-py-doctor-<random>)")
 @click.option("--keep", is_flag=True, help="Leave the ping namespace and pods for inspection.")
 @click.option("--max-concurrent-execs", type=click.IntRange(min=1, max=256), default=16, show_default=True, metavar="N", help="At most this many execs at once.")
+@click.option("--full-matrix", is_flag=True, help="pod.ping: every pod pings every other pod, whatever the cluster's size.")
+@click.option("--full-matrix-limit", type=click.IntRange(min=2), default=160, show_default=True, metavar="N",
+              help="pod.ping: the full matrix up to N nodes (a minute at 16 execs even if every ping times out); above, a location-aware sample.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress line on stderr.")
 @click.option("--wg-interface", default="kilo0", show_default=True, metavar="NAME", help="Kilo's WireGuard interface on the nodes.")
 @click.option("--from-host", is_flag=True, help="Also ping every node's WireGuard IP and endpoint from this machine (host.ping).")
 @click.option("--explain", metavar="ID", default=None, help="Print the page of one check (what it checks, why it matters, how to fix it) and exit.")
@@ -27,7 +31,7 @@ DOCTOR_FORMATS = ("table", "json", "short")
 @global_options
 @click.pass_context
 def doctor(ctx: click.Context, fmt: str, checks: tuple[str, ...], skips: tuple[str, ...], static_only: bool, timeout: float, image: str,
-           namespace: str | None, keep: bool, max_concurrent_execs: int, wg_interface: str, from_host: bool, explain: str | None, api_port: int) -> None:
+           namespace: str | None, keep: bool, max_concurrent_execs: int, full_matrix: bool, full_matrix_limit: int, quiet: bool, wg_interface: str, from_host: bool, explain: str | None, api_port: int) -> None:
     """Check a K3s + Kilo cluster: what is broken, on which node, what to type.
 
     Exit status: 0 when nothing failed (warnings allowed), 1 when a check
@@ -50,8 +54,11 @@ def doctor(ctx: click.Context, fmt: str, checks: tuple[str, ...], skips: tuple[s
 
     s = settings(ctx)
     validate_globals(s)
-    opts = DoctorOptions(checks, skips, static_only, timeout, image, namespace, keep, max_concurrent_execs, wg_interface, from_host, api_port)
+    opts = DoctorOptions(checks, skips, static_only, timeout, image, namespace, keep, max_concurrent_execs, wg_interface, from_host, api_port,
+                         full_matrix_limit=full_matrix_limit, full_matrix=full_matrix)
     env = Env.detect()
+    if quiet:
+        env.progress = False
     observer = Observer()
 
     def warn(message: str) -> None:

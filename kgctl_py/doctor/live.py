@@ -77,6 +77,7 @@ def _exec_on(ctx: LiveContext, targets: dict[str, dict[str, Any]], command: list
         md = pod["metadata"]
         return ctx.session.exec(md.get("namespace", ctx.opts.kilo_namespace), md["name"], _container(pod, "kilo"), command, ctx.opts.exec_timeout)
 
+    ctx.session.prepare_exec()
     results = run_bounded(names, one, ctx.opts.max_concurrent_execs)
     return {names[i]: r for i, r in results.items()}
 
@@ -379,6 +380,9 @@ def _wait_for_pods(ctx: LiveContext, ns: str) -> tuple[dict[str, dict[str, Any]]
     deadline = time.monotonic() + ctx.opts.timeout
     running: dict[str, dict[str, Any]] = {}
     last: dict[str, str] = {}
+    from kgctl_py.doctor.progress import Meter
+
+    meter = Meter(ctx.progress, "starting ping pods", len(want), "running")
     while True:
         pods = ctx.session.client.list(f"/api/v1/namespaces/{ns}/pods", {"labelSelector": f"{P.RUN_LABEL}={ctx.run_id}"}, what="pods")
         running, last = {}, {}
@@ -388,7 +392,7 @@ def _wait_for_pods(ctx: LiveContext, ns: str) -> tuple[dict[str, dict[str, Any]]
                 running.setdefault(node, pod)
             else:
                 last[node] = _pod_state(pod)
-        ctx.progress(f"ping pods running: {len([n for n in want if n in running])}/{len(want)}")
+        meter.update(len([n for n in want if n in running]))
         if all(n in running for n in want) or time.monotonic() >= deadline:
             break
         time.sleep(0.25)
@@ -418,6 +422,7 @@ def _ping_all(ctx: LiveContext, ns: str, pods: dict[str, dict[str, Any]]) -> tup
         o = ctx.session.exec(ns, pods[node]["metadata"]["name"], "ping", command, ctx.opts.exec_timeout)
         return o.exit_code, o.stdout, o.stderr, o.error
 
+    ctx.session.prepare_exec()
     pod_ips = {n: p["status"]["podIP"] for n, p in pods.items()}
     peers = [(p.name, str(ip)) for p in ctx.static.cluster.peers for ip in p.allowed_ips]
     settings = meshping.Settings(ctx.opts.full_matrix, ctx.opts.full_matrix_limit, ctx.opts.max_concurrent_execs, ctx.static.port)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from kgctl_py.doctor.model import CATEGORIES, CheckResult, Status, worst
+from kgctl_py.doctor.render_scale import cap_pairs, location_summary
 
 SCHEMA_VERSION = "kgctl-py.squat.ai/v1"
 GLYPHS = {Status.PASS: "✔", Status.WARN: "‼", Status.FAIL: "×", Status.SKIP: "-", Status.UNKNOWN: "?"}
@@ -76,6 +77,7 @@ def _rows(env: Env, r: CheckResult) -> list[list[str]]:
     others = [f for f in r.findings if f.status != Status.PASS]
     for f in others:
         rows.append([env.paint(f.status, GLYPHS[f.status]), r.check.id, f.subject, f.detail])
+    rows = cap_pairs(rows, [f.kind for f in others], [env.paint(Status.FAIL, GLYPHS[Status.FAIL]), r.check.id, ""])
     if passed:
         if len(passed) == 1:
             f = passed[0]
@@ -109,8 +111,11 @@ def render_table(results: list[CheckResult], env: Env) -> str:
         out.extend("  " + line.rstrip() for line in table.splitlines())
         out.append("")
     for r in results:
-        if r.check.matrix and r.data and 1 < len(r.data.get("nodes", [])) <= MATRIX_MAX_NODES:
+        if r.check.matrix and r.data and 1 < len(r.data.get("nodes", [])) <= MATRIX_MAX_NODES and "status" in r.data:
             out.append(_matrix(r.data))
+            out.append("")
+        elif r.check.matrix and r.data and len((r.data.get("locations") or {}).get("names", [])) > 1:
+            out.append(location_summary(r.data["locations"]))
             out.append("")
     hints = []
     seen: set[str] = set()
