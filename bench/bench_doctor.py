@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import pathlib
-import resource
 import subprocess
 import sys
 import tempfile
@@ -52,11 +51,13 @@ def bench_ping(n: int, locations: int | None, overhead_ms: float, concurrency: i
             "--timeout",
             "300",
         ] + (["--full-matrix"] if full else [])
-        started = time.monotonic()
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=1800)
-        total = time.monotonic() - started
-        # Only doctor ran as a child: its peak RSS (Linux reports KiB).
-        rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        with tempfile.NamedTemporaryFile("r") as rss_file:
+            started = time.monotonic()
+            # GNU time reports doctor's own peak RSS; this process's rusage would count
+            # pages a forked child shares with it before exec.
+            proc = subprocess.run(["/usr/bin/time", "-o", rss_file.name, "-f", "%M", *argv], capture_output=True, text=True, timeout=1800)
+            total = time.monotonic() - started
+            rss = int(rss_file.read().strip().splitlines()[-1]) / 1024  # KiB
         if proc.returncode not in (0, 1):
             raise SystemExit(f"doctor failed ({proc.returncode}): {proc.stderr}")
         doc = json.loads(proc.stdout)

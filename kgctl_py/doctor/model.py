@@ -129,6 +129,11 @@ class Observer:
 
     def __init__(self) -> None:
         self.results: list[CheckResult] = []
+        # The objects the checks ran on (for reports that draw the mesh).
+        self.input: StaticInput | None = None
+
+    def loaded(self, inp: StaticInput) -> None:
+        self.input = inp
 
     def started(self, check: Check) -> None:
         pass

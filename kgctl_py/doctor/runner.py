@@ -148,6 +148,7 @@ def doctor(settings: Any, opts: DoctorOptions, observer: Observer, progress: Any
 
     with sigterm_as_interrupt():
         inp, session = load_input(settings, opts, checks)
+        observer.loaded(inp)
         ctx = None
         if session is not None or opts.from_host:
             ctx = LiveContext(inp, session, opts, progress or (lambda m: None), warn or (lambda m: None),
