@@ -243,3 +243,42 @@ def test_api_tls_san_real_handshakes_on_loopback():
         found = {f["node"]: f for f in findings(report(proc), "api.tls-san")}
         assert found["kubeconfig"]["status"] == "pass" and found["srv1"]["status"] == "pass"
         assert f"127.0.0.1:{ds.srv.port} covers 127.0.0.1" in found["srv1"]["detail"]
+
+
+class _NoPodStarts:
+    """A kubelet that cannot start any ping pod (as with an image that cannot be pulled)."""
+
+    def on_pod_created(self, pod):
+        if pod["metadata"].get("namespace", "").startswith("kgctl-py-doctor"):
+            raise RuntimeError("ErrImagePull: busybox:1.36 not found")
+        return None
+
+
+def test_no_pod_ever_created_is_told_apart_from_pods_that_do_not_run():
+    """Issue 11: no DaemonSet controller means no pod at all, and the hint says so
+    instead of asking about the image."""
+    with DoctorServer(nodes=healthy_nodes()) as ds:
+        ds.srv._controllers.daemonsets_enabled = False
+        proc = doctor(ds, "-o", "json", "--check", "pod.ping", "--timeout", "2")
+        assert proc.returncode == 1, proc.stderr
+        found = findings(report(proc), "pod.ping")
+        assert len(found) == 1 and found[0]["kind"] == "cluster", found
+        assert "no ping pod was ever created" in found[0]["detail"] and "no DaemonSet controller" in found[0]["detail"]
+        assert "controller manager" in found[0]["hint"] and "image" not in found[0]["hint"]
+        assert leftovers(ds) == []
+    with DoctorServer(nodes=healthy_nodes(), pod_hooks=_NoPodStarts()) as ds:
+        proc = doctor(ds, "-o", "json", "--check", "pod.ping", "--timeout", "2")
+        assert proc.returncode == 1, proc.stderr
+        found = findings(report(proc), "pod.ping")
+        assert sorted(f["node"] for f in found) == ["aws2", "bd1", "gcp1", "srv1"]
+        assert all("no running ping pod" in f["detail"] and "pull busybox:1.36" in f["hint"] and "--keep" in f["hint"] for f in found)
+
+
+def test_no_pods_verdict_names_each_cause():
+    from kgctl_py.doctor.ping import no_pods_verdict
+
+    assert "no DaemonSet controller" in no_pods_verdict(None, "kubectl", "dbg")[0]
+    detail, hint = no_pods_verdict({"observedGeneration": 1, "desiredNumberScheduled": 0}, "kubectl", "dbg")
+    assert "no node to run on" in detail and "TAINTS" in hint
+    detail, hint = no_pods_verdict({"observedGeneration": 1, "desiredNumberScheduled": 3, "currentNumberScheduled": 0}, "kubectl", "dbg")
+    assert "refused" in detail and "kubectl -n dbg describe daemonset kgctl-py-doctor-ping" in hint

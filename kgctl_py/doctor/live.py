@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -284,8 +285,17 @@ def _ns_path(name: str) -> str:
     return f"/api/v1/namespaces/{name}"
 
 
-def cleanup(ctx: LiveContext) -> None:
-    """Delete doctor's DaemonSet and namespace and wait until the namespace is gone."""
+# After Ctrl-C or SIGTERM, how long doctor waits for its namespace to go before it leaves.
+INTERRUPTED_CLEANUP_WAIT = 3.0
+
+
+def cleanup(ctx: LiveContext, interrupted: bool | None = None) -> None:
+    """Delete doctor's DaemonSet and namespace and wait until the namespace is gone:
+    up to --timeout, or only briefly when the run was interrupted (the deletion is
+    requested either way; the command to check on it is printed)."""
+    if interrupted is None:
+        # Called from a ``finally``: the exception on its way out says whether the user interrupted.
+        interrupted = isinstance(sys.exc_info()[1], KeyboardInterrupt)
     ns = ctx.namespace
     if ns is None:
         return
@@ -308,7 +318,8 @@ def cleanup(ctx: LiveContext) -> None:
                 if err.status != 404:
                     raise
             client.request("DELETE", _ns_path(ns), {"propagationPolicy": "Background"}, what=f"namespace {ns}")
-            deadline = time.monotonic() + ctx.opts.timeout
+            wait = min(ctx.opts.timeout, INTERRUPTED_CLEANUP_WAIT) if interrupted else ctx.opts.timeout
+            deadline = time.monotonic() + wait
             while time.monotonic() < deadline:
                 try:
                     client.get(_ns_path(ns), what=f"namespace {ns}")
@@ -318,7 +329,7 @@ def cleanup(ctx: LiveContext) -> None:
                         return
                     raise
                 time.sleep(0.2)
-            ctx.warn(f"namespace {ns} is still terminating after {ctx.opts.timeout:g}s; check it with: {ctx.kubectl} get namespace {ns}")
+            ctx.warn(f"deletion of namespace {ns} requested, still terminating after {wait:g}s; check it with: {ctx.kubectl} get namespace {ns}")
             ctx.namespace = None
         except ApiError as err:
             if err.status == 404:
@@ -366,13 +377,21 @@ def pod_ping(ctx: LiveContext) -> tuple[list[Finding], dict[str, Any] | None]:
             raise
         client.request("POST", f"/apis/apps/v1/namespaces/{ns}/daemonsets", body=P.daemonset_manifest(ns, ctx.opts.image, ctx.run_id), what="daemonset kgctl-py-doctor-ping")
         pods, waiting = _wait_for_pods(ctx, ns)
+        debug_ns = "kgctl-py-doctor-debug"
+        if not pods and waiting and all(why == NO_POD for why in waiting.values()):
+            ds = client.get(f"/apis/apps/v1/namespaces/{ns}/daemonsets/kgctl-py-doctor-ping", what="daemonset kgctl-py-doctor-ping")
+            detail, hint = P.no_pods_verdict((ds or {}).get("status"), ctx.kubectl, debug_ns)
+            return [Finding(Status.FAIL, "cluster", f"{detail} (waited {ctx.opts.timeout:g}s for {len(waiting)} nodes)", "cluster", hint=hint)], None
         findings, data = _ping_all(ctx, ns, pods)
         for node, why in waiting.items():
             findings.append(Finding(Status.FAIL, node, f"no running ping pod after {ctx.opts.timeout:g}s: {why}",
-                               hint=f"{ctx.kubectl} -n {ns} describe pods (image {ctx.opts.image} reachable? use --image for a local registry)"))
+                               hint=P.not_running_hint(ctx.kubectl, debug_ns, ctx.opts.image)))
         return findings, data
     finally:
         cleanup(ctx)
+
+
+NO_POD = "no pod was created there"
 
 
 def _wait_for_pods(ctx: LiveContext, ns: str) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
@@ -396,7 +415,7 @@ def _wait_for_pods(ctx: LiveContext, ns: str) -> tuple[dict[str, dict[str, Any]]
         if all(n in running for n in want) or time.monotonic() >= deadline:
             break
         time.sleep(0.25)
-    missing = {n: last.get(n, "no pod was scheduled there") for n in want if n not in running}
+    missing = {n: last.get(n, NO_POD) for n in want if n not in running}
     return {n: p for n, p in running.items() if n in want}, missing
 
 

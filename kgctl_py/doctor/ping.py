@@ -58,6 +58,27 @@ def daemonset_manifest(namespace: str, image: str, run_id: str) -> dict[str, Any
     }
 
 
+def no_pods_verdict(status: dict[str, Any] | None, kubectl: str, debug_ns: str) -> tuple[str, str]:
+    """Why a DaemonSet made no pod at all, from its status, and what to run."""
+    describe = f"rerun with --keep --namespace {debug_ns}, then: {kubectl} -n {debug_ns} describe daemonset kgctl-py-doctor-ping"
+    status = status or {}
+    # The API server fills the counters with zeros; only a controller sets observedGeneration.
+    if "observedGeneration" not in status:
+        return ("no ping pod was ever created: the DaemonSet got no status, so no DaemonSet controller acted on it",
+                f"check that the controller manager runs (K3s embeds it in the server: journalctl -u k3s); {describe}")
+    if not status.get("desiredNumberScheduled"):
+        return ("no ping pod was ever created: the DaemonSet controller found no node to run on (taints, nodeSelector, no nodes)",
+                f"list the nodes and their taints: {kubectl} get nodes -o custom-columns=NAME:.metadata.name,TAINTS:.spec.taints")
+    return (f"no ping pod was ever created, though the DaemonSet wants {status['desiredNumberScheduled']}: pod creation was refused "
+            "(admission: PodSecurity, a quota, a policy against NET_RAW)", f"{describe} (its events say why)")
+
+
+def not_running_hint(kubectl: str, debug_ns: str, image: str) -> str:
+    """Pods exist but do not run: the image, taints or resources."""
+    return (f"rerun with --keep --namespace {debug_ns}, then: {kubectl} -n {debug_ns} describe pods -l {APP_LABEL}={APP} "
+            f"(can the nodes pull {image}? use --image for a mirror; taints; CPU and memory)")
+
+
 @dataclass
 class PingResult:
     status: Status
