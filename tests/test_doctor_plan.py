@@ -171,3 +171,11 @@ def test_meter_shows_count_rate_and_eta() -> None:
     now[0] = 150.0
     meter.update(100)
     assert shown[-1] == "probing: 100/100 execs, 2.0/s"
+
+
+def test_cli_and_options_defaults_are_the_computed_limit() -> None:
+    from kgctl_py.cli.doctor_cmd import doctor
+    from kgctl_py.doctor.model import DoctorOptions
+
+    [param] = [p for p in doctor.params if p.name == "full_matrix_limit"]
+    assert param.default == DoctorOptions().full_matrix_limit == plan.DEFAULT_FULL_MATRIX_LIMIT
