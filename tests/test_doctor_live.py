@@ -282,3 +282,25 @@ def test_no_pods_verdict_names_each_cause():
     assert "no node to run on" in detail and "TAINTS" in hint
     detail, hint = no_pods_verdict({"observedGeneration": 1, "desiredNumberScheduled": 3, "currentNumberScheduled": 0}, "kubectl", "dbg")
     assert "refused" in detail and "kubectl -n dbg describe daemonset kgctl-py-doctor-ping" in hint
+
+
+def test_location_plan_on_the_example_pings_leaders_and_peers():
+    """--full-matrix-limit below the node count: the example's 4 nodes in 3
+    locations get the location plan, with the Peer pinged from each location's
+    leader; a Peer that does not answer (the laptop is not in the test server)
+    is a warning, not a failure."""
+    with DoctorServer(nodes=healthy_nodes()) as ds:
+        proc = doctor(ds, "-o", "json", "--check", "pod.ping", "--full-matrix-limit", "3")
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        [check] = [c for cat in report(proc)["categories"] for c in cat["checks"] if c["id"] == "pod.ping"]
+        data = check["data"]
+        assert data["plan"] == "location" and data["execs"] == 4 and "status" not in data
+        peer = [r for r in data["results"] if r[1] == "peer laptop"]
+        assert sorted(r[0] for r in peer) == ["bd1", "gcp1", "srv1"] and {r[2] for r in peer} == {"10.5.0.1"}
+        assert {f["status"] for f in check["findings"] if "peer laptop" in f["node"]} == {"warn"}
+        pods = {(r[0], r[1]) for r in data["results"] if not r[1].startswith("peer ")}
+        assert {("srv1", "aws2"), ("aws2", "srv1"), ("srv1", "bd1"), ("bd1", "gcp1"), ("gcp1", "srv1")} <= pods
+        assert check["status"] == "warn"
+        forced = doctor(ds, "-o", "json", "--check", "pod.ping", "--full-matrix-limit", "3", "--full-matrix")
+        [full] = [c for cat in report(forced)["categories"] for c in cat["checks"] if c["id"] == "pod.ping"]
+        assert full["data"]["plan"] == "full" and full["data"]["probes"] == 12
