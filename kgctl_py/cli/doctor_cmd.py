@@ -57,7 +57,7 @@ def doctor(ctx: click.Context, fmt: str, checks: tuple[str, ...], skips: tuple[s
         raise CliError(f"output format {fmt} unknown; possible values are: {', '.join(DOCTOR_FORMATS)}", ExitCode.USAGE)
     from kgctl_py.doctor import junit, outputs
     from kgctl_py.doctor.model import DoctorOptions, Observer
-    from kgctl_py.doctor.render import Env, render_json, render_short, render_table
+    from kgctl_py.doctor.render import Env, render_short, render_table
     from kgctl_py.doctor.runner import doctor as run_doctor
 
     s = settings(ctx)
@@ -96,8 +96,16 @@ def doctor(ctx: click.Context, fmt: str, checks: tuple[str, ...], skips: tuple[s
 
     def show(results: list[Any]) -> None:
         if fmt == "json":
-            text = render_json(results)
-        elif fmt == "short":
+            import json
+
+            from kgctl_py.doctor.render import report
+
+            # Streamed: at 1000 nodes the document is ~25 MB, not worth holding twice.
+            json.dump(report(results), env.stdout, indent=2, ensure_ascii=False)
+            env.stdout.write("\n")
+            env.stdout.flush()
+            return
+        if fmt == "short":
             text = render_short(results, env)
         elif fmt == "junit":
             text = junit.render_junit(results)
