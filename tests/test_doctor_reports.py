@@ -218,5 +218,22 @@ def test_watch_prints_only_changes_and_cleans_up_on_ctrl_c() -> None:
         assert "Traceback" not in err
         label = "app.kubernetes.io/managed-by=kgctl-py-doctor"
         # Interrupted, doctor waits only briefly for the namespace (issue 11); it goes all the same.
-        wait_until(lambda: [o for kind in ("Namespace", "DaemonSet", "Pod") for o in ds.srv.store.list(kind, label_selector=label)] == [],
-                   timeout=30, what="doctor's objects to go")
+        wait_until(
+            lambda: [o for kind in ("Namespace", "DaemonSet", "Pod") for o in ds.srv.store.list(kind, label_selector=label)] == [],
+            timeout=30,
+            what="doctor's objects to go",
+        )
+
+
+def test_bad_report_path_is_refused_before_the_run(tmp_path: Path) -> None:
+    import doctor_fixtures as fx
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    for args in (["--report", str(tmp_path / "missing" / "r.html")], ["--junit-file", str(fifo)]):
+        proc = subprocess.run(
+            [*KGCTL_PY, "doctor", "--snapshot", str(fx.HERE / "healthy.yaml"), *args], capture_output=True, text=True, timeout=60, check=False
+        )
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stdout == "" and len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+    assert fifo.exists() and not (tmp_path / "missing").exists()

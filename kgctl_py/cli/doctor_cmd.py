@@ -64,6 +64,9 @@ def doctor(ctx: click.Context, fmt: str, checks: tuple[str, ...], skips: tuple[s
     validate_globals(s)
     opts = DoctorOptions(checks, skips, static_only, timeout, image, namespace, keep, max_concurrent_execs, wg_interface, from_host, api_port,
                          full_matrix_limit=full_matrix_limit, full_matrix=full_matrix)
+    for path in (junit_file, report_path):
+        if path:
+            outputs.check_writable(path)  # before creating pods, not after
     env = Env.detect()
     if quiet:
         env.progress = False

@@ -11,10 +11,8 @@ import tempfile
 from kgctl_py.errors import CliError, ExitCode
 
 
-def write_file(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (a temporary file in the same
-    directory, then a rename), following a symlink to its target, and refusing
-    to replace anything but a regular file.  The lead swaps in kgctl_py/outfile.py."""
+def check_writable(path: str) -> str:
+    """The real path ``write_file`` would replace; refuses before a long run rather than after it."""
     target = os.path.realpath(path)
     try:
         st = os.stat(target)
@@ -27,6 +25,19 @@ def write_file(path: str, text: str) -> None:
     directory = os.path.dirname(target) or "."
     if not os.path.isdir(directory):
         raise CliError(f"cannot write {path}: directory {os.path.dirname(path) or '.'} does not exist", ExitCode.USAGE)
+    return target
+
+
+def write_file(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (a temporary file in the same
+    directory, then a rename), following a symlink to its target, and refusing
+    to replace anything but a regular file.  The lead swaps in kgctl_py/outfile.py."""
+    target = check_writable(path)
+    directory = os.path.dirname(target) or "."
+    try:
+        st: os.stat_result | None = os.stat(target)
+    except OSError:
+        st = None
     try:
         fd, tmp = tempfile.mkstemp(prefix=".kgctl-py-", dir=directory)
     except OSError as err:
