@@ -179,3 +179,27 @@ def test_cli_and_options_defaults_are_the_computed_limit() -> None:
 
     [param] = [p for p in doctor.params if p.name == "full_matrix_limit"]
     assert param.default == DoctorOptions().full_matrix_limit == plan.DEFAULT_FULL_MATRIX_LIMIT
+
+
+def test_table_summary_for_many_locations_and_the_pair_cap() -> None:
+    from kgctl_py.doctor import render_scale
+
+    nodes, location, leaders = _cluster(400, 20)
+    p = plan.make_plan(nodes, location, leaders, [], limit=10)
+    results = {
+        (x.source, x.target): P.PingResult(
+            Status.FAIL if location[x.target] == "loc05" and location[x.source] != "loc05" else Status.PASS, None if location[x.target] == "loc05" else 2.0, ""
+        )
+        for x in p.probes
+    }
+    text = render_scale.location_summary(location_summary(results, location))
+    lines = text.splitlines()
+    assert lines[0].split()[:4] == ["from", "location", "probes", "failed"]
+    assert len(lines) == 2 + 20  # one row per location above GRID_MAX_LOCATIONS
+    row = next(line for line in lines if line.startswith("loc00 "))
+    assert "loc05 (" in row and "2.0" in row
+    assert "loc05 (" not in next(line for line in lines if line.startswith("loc05 "))
+    rows = [["×", "pod.ping", f"a{i} → b", "0/3"] for i in range(30)] + [["×", "pod.ping", "cluster", "culprit"]]
+    capped = render_scale.cap_pairs(rows, ["pair"] * 30 + ["cluster"], ["×", "pod.ping", ""])
+    assert capped[0][2] == "cluster" and len(capped) == 1 + render_scale.PAIR_ROWS_MAX + 1
+    assert capped[-1][-1] == "… and 10 more (all in -o json)"
