@@ -66,6 +66,12 @@ class Session:
 
     # --- exec (any thread) ----------------------------------------------------------------------
 
+    def prepare_exec(self) -> None:
+        """Import the exec client once, before a pool of threads all wait on the import."""
+        from kubernetes.stream import stream  # noqa: F401
+
+        self._api()
+
     def _api(self) -> Any:
         api = getattr(self._local, "api", None)
         if api is None:
@@ -129,12 +135,13 @@ class Session:
         try:
             from kubernetes.stream import stream
 
+            api = self._api()  # the first call imports the client: not part of the exec's time
             kwargs: dict[str, Any] = {"command": command, "stderr": True, "stdin": False, "stdout": True, "tty": False,
                                       "_preload_content": False, "_request_timeout": timeout}
             if container:
                 kwargs["container"] = container
             deadline = time.monotonic() + timeout
-            ws = stream(self._api().connect_get_namespaced_pod_exec, pod, namespace, **kwargs)
+            ws = stream(api.connect_get_namespaced_pod_exec, pod, namespace, **kwargs)
         except Exception as err:  # the client wraps every failure in ApiException(status=0)
             return ExecOutcome(error=_exec_error(err))
         try:

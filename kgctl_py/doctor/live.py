@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -80,6 +81,7 @@ def _exec_on(ctx: LiveContext, targets: dict[str, dict[str, Any]], command: list
         md = pod["metadata"]
         return ctx.session.exec(md.get("namespace", ctx.opts.kilo_namespace), md["name"], _container(pod, "kilo"), command, ctx.opts.exec_timeout)
 
+    ctx.session.prepare_exec()
     results = run_bounded(names, one, ctx.opts.max_concurrent_execs)
     return {names[i]: r for i, r in results.items()}
 
@@ -300,8 +302,17 @@ def _ns_path(name: str) -> str:
     return R.NAMESPACES.item(name)
 
 
-def cleanup(ctx: LiveContext) -> None:
-    """Delete doctor's DaemonSet and namespace and wait until the namespace is gone."""
+# After Ctrl-C or SIGTERM, how long doctor waits for its namespace to go before it leaves.
+INTERRUPTED_CLEANUP_WAIT = 3.0
+
+
+def cleanup(ctx: LiveContext, interrupted: bool | None = None) -> None:
+    """Delete doctor's DaemonSet and namespace and wait until the namespace is gone:
+    up to --timeout, or only briefly when the run was interrupted (the deletion is
+    requested either way; the command to check on it is printed)."""
+    if interrupted is None:
+        # Called from a ``finally``: the exception on its way out says whether the user interrupted.
+        interrupted = isinstance(sys.exc_info()[1], KeyboardInterrupt)
     ns = ctx.namespace
     if ns is None:
         return
@@ -324,7 +335,8 @@ def cleanup(ctx: LiveContext) -> None:
                 if err.status != 404:
                     raise
             client.request("DELETE", _ns_path(ns), {"propagationPolicy": "Background"}, what=f"namespace {ns}")
-            deadline = time.monotonic() + ctx.opts.timeout
+            wait = min(ctx.opts.timeout, INTERRUPTED_CLEANUP_WAIT) if interrupted else ctx.opts.timeout
+            deadline = time.monotonic() + wait
             while time.monotonic() < deadline:
                 try:
                     client.get(_ns_path(ns), what=f"namespace {ns}")
@@ -334,7 +346,7 @@ def cleanup(ctx: LiveContext) -> None:
                         return
                     raise
                 time.sleep(0.2)
-            ctx.warn(f"namespace {ns} is still terminating after {ctx.opts.timeout:g}s; check it with: {ctx.kubectl} get namespace {ns}")
+            ctx.warn(f"deletion of namespace {ns} requested, still terminating after {wait:g}s; check it with: {ctx.kubectl} get namespace {ns}")
             ctx.namespace = None
         except ApiError as err:
             if err.status == 404:
@@ -391,13 +403,21 @@ def pod_ping(ctx: LiveContext) -> tuple[list[Finding], dict[str, Any] | None]:
             return early, None
         client.request("POST", R.DAEMONSETS.path(ns), body=P.daemonset_manifest(ns, ctx.opts.image, ctx.run_id), what="daemonset kgctl-py-doctor-ping")
         pods, waiting = _wait_for_pods(ctx, ns)
+        debug_ns = "kgctl-py-doctor-debug"
+        if not pods and waiting and all(why == NO_POD for why in waiting.values()):
+            ds = client.get(f"/apis/apps/v1/namespaces/{ns}/daemonsets/kgctl-py-doctor-ping", what="daemonset kgctl-py-doctor-ping")
+            detail, hint = P.no_pods_verdict((ds or {}).get("status"), ctx.kubectl, debug_ns)
+            return [Finding(Status.FAIL, "cluster", f"{detail} (waited {ctx.opts.timeout:g}s for {len(waiting)} nodes)", "cluster", hint=hint)], None
         findings, data = _ping_all(ctx, ns, pods)
         for node, why in waiting.items():
             findings.append(Finding(Status.FAIL, node, f"no running ping pod after {ctx.opts.timeout:g}s: {why}",
-                               hint=f"{ctx.kubectl} -n {ns} describe pods (image {ctx.opts.image} reachable? use --image for a local registry)"))
+                               hint=P.not_running_hint(ctx.kubectl, debug_ns, ctx.opts.image)))
         return findings, data
     finally:
         cleanup(ctx)
+
+
+NO_POD = "no pod was created there"
 
 
 def _wait_for_pods(ctx: LiveContext, ns: str) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
@@ -405,6 +425,9 @@ def _wait_for_pods(ctx: LiveContext, ns: str) -> tuple[dict[str, dict[str, Any]]
     deadline = time.monotonic() + ctx.opts.timeout
     running: dict[str, dict[str, Any]] = {}
     last: dict[str, str] = {}
+    from kgctl_py.doctor.progress import Meter
+
+    meter = Meter(ctx.progress, "starting ping pods", len(want), "running")
     while True:
         pods = ctx.session.client.list(R.PODS.path(ns), {"labelSelector": f"{P.RUN_LABEL}={ctx.run_id}"}, what="pods")
         running, last = {}, {}
@@ -414,11 +437,11 @@ def _wait_for_pods(ctx: LiveContext, ns: str) -> tuple[dict[str, dict[str, Any]]
                 running.setdefault(node, pod)
             else:
                 last[node] = _pod_state(pod)
-        ctx.progress(f"ping pods running: {len([n for n in want if n in running])}/{len(want)}")
+        meter.update(len([n for n in want if n in running]))
         if all(n in running for n in want) or time.monotonic() >= deadline:
             break
         time.sleep(0.25)
-    missing = {n: last.get(n, "no pod was scheduled there") for n in want if n not in running}
+    missing = {n: last.get(n, NO_POD) for n in want if n not in running}
     return {n: p for n, p in running.items() if n in want}, missing
 
 
@@ -435,43 +458,21 @@ def _pod_state(pod: dict[str, Any]) -> str:
 
 
 def _ping_all(ctx: LiveContext, ns: str, pods: dict[str, dict[str, Any]]) -> tuple[list[Finding], dict[str, Any]]:
-    nodes = sorted(pods)
-    pairs = [(a, b) for a in nodes for b in nodes if a != b]
-    done = [0]
-    started = time.monotonic()
+    from kgctl_py.doctor import meshping
+
     peak_before = ctx.session.peak_execs
     ctx.session.peak_execs = 0
 
-    def one(pair: tuple[str, str]) -> P.PingResult:
-        src, dst = pair
-        target = pods[dst]["status"]["podIP"]
-        o = ctx.session.exec(ns, pods[src]["metadata"]["name"], "ping", [*P.PING_COMMAND, target], ctx.opts.exec_timeout)
-        return P.judge_ping(o.exit_code, o.stdout, o.stderr, o.error)
+    def exec_fn(node: str, command: list[str]) -> tuple[int | None, str, str, str]:
+        o = ctx.session.exec(ns, pods[node]["metadata"]["name"], "ping", command, ctx.opts.exec_timeout)
+        return o.exit_code, o.stdout, o.stderr, o.error
 
-    def tick(pair: tuple[str, str], result: P.PingResult) -> None:
-        done[0] += 1
-        if done[0] % 10 == 0 or done[0] == len(pairs):
-            ctx.progress(f"pings done: {done[0]}/{len(pairs)}")
-
-    by_index = run_bounded(pairs, one, ctx.opts.max_concurrent_execs, tick)
-    results = {pairs[i]: r for i, r in by_index.items()}
-    seconds = time.monotonic() - started
+    ctx.session.prepare_exec()
+    pod_ips = {n: p["status"]["podIP"] for n, p in pods.items()}
+    peers = [(p.name, str(ip)) for p in ctx.static.cluster.peers for ip in p.allowed_ips]
+    settings = meshping.Settings(ctx.opts.full_matrix, ctx.opts.full_matrix_limit, ctx.opts.max_concurrent_execs, ctx.static.port)
+    findings, data = meshping.run(sorted(pods), pod_ips, _ping_places(ctx), peers, exec_fn, settings, ctx.progress)
     peak = ctx.session.peak_execs
     ctx.session.peak_execs = max(peak, peak_before)
-    findings = []
-    for pair in pairs:
-        r = results[pair]
-        findings.append(Finding(r.status, f"{pair[0]} → {pair[1]}", f"{r.detail}" + (f", avg {r.rtt_ms:.1f} ms" if r.rtt_ms is not None else ""), "pair"))
-    for text in P.culprits(nodes, results, _ping_places(ctx), ctx.static.port):
-        findings.append(Finding(Status.FAIL, "cluster", text, "cluster", hint=text.split(": ", 1)[-1]))
-    if not pairs and nodes:
-        findings.append(Finding(Status.PASS, nodes[0], "one node: no pairs to ping"))
-    data = {
-        "nodes": nodes,
-        "rttMs": [[None if a == b else results[(a, b)].rtt_ms for b in nodes] for a in nodes],
-        "status": [["" if a == b else results[(a, b)].status.value for b in nodes] for a in nodes],
-        "pairs": len(pairs),
-        "seconds": round(seconds, 3),
-        "peakConcurrentExecs": peak,
-    }
+    data["peakConcurrentExecs"] = peak
     return findings, data

@@ -132,6 +132,11 @@ class Observer:
 
     def __init__(self) -> None:
         self.results: list[CheckResult] = []
+        # The objects the checks ran on (for reports that draw the mesh).
+        self.input: StaticInput | None = None
+
+    def loaded(self, inp: StaticInput) -> None:
+        self.input = inp
 
     def started(self, check: Check) -> None:
         pass
@@ -157,6 +162,9 @@ class DoctorOptions:
     kilo_namespace: str = "kube-system"
     # Before Kilo is installed: only the checks marked pre run.
     pre: bool = False
+    # pod.ping: the full N x N matrix up to this many nodes (plan.DEFAULT_FULL_MATRIX_LIMIT), or always.
+    full_matrix_limit: int = 160
+    full_matrix: bool = False
 
     @property
     def exec_timeout(self) -> float:

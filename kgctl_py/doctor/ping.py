@@ -50,13 +50,34 @@ def daemonset_manifest(namespace: str, image: str, run_id: str) -> dict[str, Any
                         "image": image,
                         # Bounded life: even a leaked pod stops on its own.
                         "command": ["sleep", "3600"],
-                        "resources": {"requests": {"cpu": "1m", "memory": "8Mi"}, "limits": {"memory": "32Mi"}},
+                        "resources": {"requests": {"cpu": "1m", "memory": "8Mi"}, "limits": {"memory": "64Mi"}},  # room for 128 pings at once
                         "securityContext": {"capabilities": {"add": ["NET_RAW"]}},
                     }],
                 },
             },
         },
     }
+
+
+def no_pods_verdict(status: dict[str, Any] | None, kubectl: str, debug_ns: str) -> tuple[str, str]:
+    """Why a DaemonSet made no pod at all, from its status, and what to run."""
+    describe = f"rerun with --keep --namespace {debug_ns}, then: {kubectl} -n {debug_ns} describe daemonset kgctl-py-doctor-ping"
+    status = status or {}
+    # The API server fills the counters with zeros; only a controller sets observedGeneration.
+    if "observedGeneration" not in status:
+        return ("no ping pod was ever created: the DaemonSet got no status, so no DaemonSet controller acted on it",
+                f"check that the controller manager runs (K3s embeds it in the server: journalctl -u k3s); {describe}")
+    if not status.get("desiredNumberScheduled"):
+        return ("no ping pod was ever created: the DaemonSet controller found no node to run on (taints, nodeSelector, no nodes)",
+                f"list the nodes and their taints: {kubectl} get nodes -o custom-columns=NAME:.metadata.name,TAINTS:.spec.taints")
+    return (f"no ping pod was ever created, though the DaemonSet wants {status['desiredNumberScheduled']}: pod creation was refused "
+            "(admission: PodSecurity, a quota, a policy against NET_RAW)", f"{describe} (its events say why)")
+
+
+def not_running_hint(kubectl: str, debug_ns: str, image: str) -> str:
+    """Pods exist but do not run: the image, taints or resources."""
+    return (f"rerun with --keep --namespace {debug_ns}, then: {kubectl} -n {debug_ns} describe pods -l {APP_LABEL}={APP} "
+            f"(can the nodes pull {image}? use --image for a mirror; taints; CPU and memory)")
 
 
 @dataclass
@@ -108,18 +129,27 @@ def culprits(nodes: list[str], results: dict[tuple[str, str], PingResult], place
     for n, location in loc.items():
         members.setdefault(location, set()).add(n)
     multi = len(members) > 1
+    # Indexes, so that a 1000-node run (70 000 pairs) is judged in linear time.
+    by_node: dict[str, set[tuple[str, str]]] = {}
+    by_locations: dict[tuple[str | None, str | None], set[tuple[str, str]]] = {}
+    for p in bad | good:
+        by_node.setdefault(p[0], set()).add(p)
+        by_node.setdefault(p[1], set()).add(p)
+        a, b = loc.get(p[0]), loc.get(p[1])
+        key = (a, b) if (a or "") <= (b or "") else (b, a)
+        by_locations.setdefault(key, set()).add(p)
     out: list[str] = []
     explained: set[tuple[str, str]] = set()
     # One node: all its measured pairs fail.  A node alone in its location is left to the location rule.
     down = {
         node for node in nodes
-        if (mine := {p for p in bad | good if node in p}) and mine <= bad
+        if (mine := by_node.get(node, set())) and mine <= bad
         and not (multi and node in loc and len(members[loc[node]]) == 1)
     }
     for node in nodes:
         if node not in down:
             continue
-        mine = {p for p in bad | good if node in p}
+        mine = by_node[node]
         place = places.get(node)
         if place is not None and multi and place.leader != node and place.leader in down:
             # A member reaches other locations, and often its own leader's pods,
@@ -138,10 +168,12 @@ def culprits(nodes: list[str], results: dict[tuple[str, str], PingResult], place
     if multi:
         # One location: every measured pair crossing it fails.
         for location in sorted(members):
-            inside = members[location]
-            crossing = {p for p in bad | good if (p[0] in inside) != (p[1] in inside)}
+            crossing: set[tuple[str, str]] = set()
+            for (a, b), between in by_locations.items():
+                if (a == location) != (b == location):
+                    crossing |= between
             if crossing and crossing <= bad and not crossing <= explained:
-                leader = places[sorted(inside)[0]]
+                leader = places[sorted(members[location])[0]]
                 out.append(f"every pair crossing location {location} fails ({len(crossing)} pairs): check leader {leader.leader}'s endpoint "
                            f"{leader.endpoint or '(none)'} and that UDP {port} reaches it")
                 explained |= crossing
@@ -149,7 +181,7 @@ def culprits(nodes: list[str], results: dict[tuple[str, str], PingResult], place
         names = sorted(members)
         for i, a in enumerate(names):
             for b in names[i + 1 :]:
-                between = {p for p in bad | good if {loc.get(p[0]), loc.get(p[1])} == {a, b}}
+                between = by_locations.get((a, b), set())
                 if between and between <= bad and not between <= explained:
                     la, lb = places[sorted(members[a])[0]].leader, places[sorted(members[b])[0]].leader
                     out.append(f"every pair between locations {a} and {b} fails ({len(between)} pairs): the tunnel between leaders {la} and {lb} "

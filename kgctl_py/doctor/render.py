@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from kgctl_py.doctor.model import CATEGORIES, RANK, CheckResult, Status, worst
+from kgctl_py.doctor.render_scale import cap_pairs, location_summary
 from kgctl_py.environment import Environment
 
 SCHEMA_VERSION = "kgctl-py.squat.ai/v1"
@@ -45,6 +46,7 @@ def _rows(env: Env, r: CheckResult) -> list[list[str]]:
     others = [f for f in r.findings if f.status != Status.PASS]
     for f in others:
         rows.append([env.paint(f.status, GLYPHS[f.status]), r.check.id, f.subject, f.detail])
+    rows = cap_pairs(rows, [f.kind for f in others], [env.paint(Status.FAIL, GLYPHS[Status.FAIL]), r.check.id, ""])
     if passed:
         if len(passed) == 1:
             f = passed[0]
@@ -78,8 +80,11 @@ def render_table(results: list[CheckResult], env: Env) -> str:
         out.extend("  " + line.rstrip() for line in table.splitlines())
         out.append("")
     for r in results:
-        if r.check.matrix and r.data and 1 < len(r.data.get("nodes", [])) <= MATRIX_MAX_NODES:
+        if r.check.matrix and r.data and 1 < len(r.data.get("nodes", [])) <= MATRIX_MAX_NODES and "status" in r.data:
             out.append(_matrix(r.data))
+            out.append("")
+        elif r.check.matrix and r.data and len((r.data.get("locations") or {}).get("names", [])) > 1:
+            out.append(location_summary(r.data["locations"]))
             out.append("")
     out.append(LEGEND)
     out.append("")

@@ -159,6 +159,7 @@ def doctor(settings: Any, opts: DoctorOptions, observer: Observer, progress: Any
     with sigterm_as_interrupt():
         inp, session = load_input(settings)
         inp.pre = opts.pre
+        observer.loaded(inp)
         ctx = None
         if session is not None or opts.from_host:
             ctx = LiveContext(inp, session, opts, progress or (lambda m: None), warn or (lambda m: None),

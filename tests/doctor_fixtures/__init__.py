@@ -67,14 +67,17 @@ def write(doc: dict[str, Any], path: os.PathLike[str] | str) -> str:
     return str(path)
 
 
-def scaled(n: int) -> list[dict[str, Any]]:
-    """n ready nodes cloned from the healthy fixture (its locations in turn), plus its Peers."""
+def scaled(n: int, locations: int | None = None) -> list[dict[str, Any]]:
+    """n ready nodes cloned from the healthy fixture (its locations in turn, or
+    ``locations`` locations loc00, loc01, … in turn), plus its Peers."""
     nodes, peers, _ = split(healthy())
     out = []
     for i in range(n):
         base = copy.deepcopy(nodes[i % len(nodes)])
         base["metadata"]["name"] = f"{base['metadata']['name']}-{i}"
         base["metadata"]["annotations"].pop("kilo.squat.ai/leader", None)
+        if locations:
+            base["metadata"]["annotations"]["kilo.squat.ai/location"] = f"loc{i % locations:02d}"
         base["spec"]["podCIDR"] = f"10.{42 + i // 256}.{i % 256}.0/24"
         base["spec"]["podCIDRs"] = [base["spec"]["podCIDR"]]
         out.append(base)

@@ -1,7 +1,15 @@
 """A test API server (tests/kubeapi) holding the healthy cluster, whose exec
 handler plays the nodes: real ``cat`` of a per-node ip_forward file, real
 ``busybox ping`` of 127.0.0.1 (or, for a broken pair, the same ping in a new
-network namespace whose loopback is down), and recorded ``wg`` output."""
+network namespace whose loopback is down), and recorded ``wg`` output.
+
+Doctor's ping script (``sh -c SCRIPT kgctl-ping IP...``) runs in real busybox
+sh; a ``ping`` shim first on its PATH sends each target to 127.0.0.1, or into
+a new network namespace when that pair must fail.
+
+``Nodes.timing`` (tests/kubeapi/exectiming.py) makes each exec last as long as
+on a real cluster, or a scaled fraction of it; off by default, so that the
+behaviour tests stay fast."""
 
 from __future__ import annotations
 
@@ -15,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from kubeapi import ExecResult, KubeAPIServer
+from kubeapi.exectiming import ExecTiming
 
 from . import CAPTURED_AT, healthy
 
@@ -35,7 +44,8 @@ class Nodes:
     fail_every: int = 0  # every Nth exec answers an error instead of running
     hang_every: int = 0  # every Nth exec (counted after fail_every's) hangs this long:
     hang: float = 0.0
-    simulate_ping: bool = False  # for benchmarks: sleep instead of a real 2 s ping
+    simulate_ping: bool = False  # for benchmarks: canned ping output instead of running ping
+    timing: ExecTiming | None = None  # how long each exec takes (None: as long as it really runs here)
     wg_interface: str = "kilo0"
 
 
@@ -50,6 +60,9 @@ class DoctorServer:
         self.peak = 0
         self.count = 0
         self.commands: list[tuple[str, list[str]]] = []
+        self._ip_index: dict[str, str] = {}
+        self._indexed_pods: set[str] = set()
+        self._shim: Path | None = None
         kwargs.setdefault("captured_at", CAPTURED_AT)
         self.srv = KubeAPIServer(self.objects, exec_handler=self.exec_handler, **kwargs)
 
@@ -61,12 +74,28 @@ class DoctorServer:
     def __exit__(self, *exc: object) -> None:
         self.srv.stop()
 
-    def node_of_ip(self, ip: str) -> str | None:
-        for pod in self.srv.store.list("Pod"):
-            status = pod.get("status") or {}
-            if status.get("podIP") == ip and not (pod.get("spec") or {}).get("hostNetwork"):
-                return (pod.get("spec") or {}).get("nodeName")
-        return None
+    def node_of_ip(self, ip: str, asking: str = "") -> str | None:
+        # Indexed (a 1000-node run asks 70 000 times), and rebuilt when a pod it has not seen asks or an address is new.
+        if ip not in self._ip_index or (asking and asking not in self._indexed_pods):
+            index, names = {}, set()
+            for pod in self.srv.store.list("Pod"):
+                status = pod.get("status") or {}
+                names.add(pod["metadata"]["name"])
+                if status.get("podIP") and not (pod.get("spec") or {}).get("hostNetwork"):
+                    index[status["podIP"]] = (pod.get("spec") or {}).get("nodeName")
+            with self.lock:
+                self._ip_index, self._indexed_pods = index, names
+        return self._ip_index.get(ip)
+
+    def pings(self, pod: dict[str, Any]) -> Callable[[str], bool]:
+        """Whether a ping from ``pod`` to an address is answered."""
+        node, name = pod["spec"].get("nodeName", ""), pod["metadata"]["name"]
+
+        def answered(ip: str) -> bool:
+            dst = self.node_of_ip(ip, name)
+            return dst is not None and self.nodes.reachable(node, dst)
+
+        return answered
 
     def exec_handler(self, pod: dict[str, Any], container: str | None, command: list[str], stdin: bytes | None) -> ExecResult:
         with self.lock:
@@ -78,6 +107,8 @@ class DoctorServer:
         try:
             if self.nodes.latency:
                 time.sleep(self.nodes.latency)
+            if self.nodes.timing is not None:
+                self.nodes.timing.sleep(command, self.pings(pod))
             if self.nodes.fail_every and n % self.nodes.fail_every == 0:
                 return _raise_500()
             if self.nodes.hang_every and n % self.nodes.hang_every == 1:
@@ -98,13 +129,15 @@ class DoctorServer:
             path.write_text(self.nodes.udp.get(node, UDP_HEADER))
             return _run(["cat", str(path)])
         if command[:1] == ["ping"]:
-            dst = self.node_of_ip(command[-1])
+            dst = self.node_of_ip(command[-1], pod["metadata"]["name"])
             ok = dst is not None and self.nodes.reachable(node, dst)
             if self.nodes.simulate_ping:
                 return ExecResult(_PING_OK if ok else _PING_LOST, b"", 0 if ok else 1)
             argv = ["busybox", *command[:-1], "127.0.0.1"]
             # A fresh network namespace has its loopback down: a real, immediate failure.
             return _run(argv if ok else ["unshare", "--net", *argv])
+        if command[:2] == ["sh", "-c"] and len(command) >= 4 and command[3] == "kgctl-ping":
+            return self._ping_script(pod, command)
         if command[:1] == ["wg"] and len(command) >= 3:
             key = (node, "dump" if command[-1] == "dump" else "showconf")
             if command[2] != self.nodes.wg_interface:
@@ -114,6 +147,45 @@ class DoctorServer:
                 return ExecResult(b"", b"Unable to access interface: No such device\n", 1)
             return ExecResult(text.encode(), b"", 0)
         return ExecResult(b"", f"sh: {command[0]}: not found\n".encode(), 127)
+
+
+    def _ping_script(self, pod: dict[str, Any], command: list[str]) -> ExecResult:
+        answered = self.pings(pod)
+        targets = command[4:]
+        if self.nodes.simulate_ping:
+            lines = []
+            for t in targets:
+                ok = answered(t)
+                text = (_PING_OK if ok else _PING_LOST).decode().replace("10.42.0.2", t).replace("\n", "|")
+                lines.append(f"kgctl-ping {t} {0 if ok else 1} {text}\n")
+            return ExecResult("".join(lines).encode(), b"", 0)
+        unreachable = self.tmp / f"unreachable-{threading.get_ident()}"
+        unreachable.write_text("".join(f"{t}\n" for t in targets if not answered(t)))
+        env = {"PATH": f"{self.shim()}:/usr/sbin:/usr/bin:/sbin:/bin", "KGCTL_TEST_UNREACHABLE": str(unreachable)}
+        proc = subprocess.run(["busybox", *command], capture_output=True, timeout=EXEC_TIMEOUT, check=False, env=env)
+        return ExecResult(proc.stdout, proc.stderr, proc.returncode)
+
+    def shim(self) -> Path:
+        """A directory whose ``ping`` pings loopback, or fails in a fresh network namespace."""
+        with self.lock:
+            if self._shim is None:
+                shim = self.tmp / "shim"
+                shim.mkdir()
+                (shim / "ping").write_text(_PING_SHIM)
+                (shim / "ping").chmod(0o755)
+                self._shim = shim
+            return self._shim
+
+
+# The last argument is the target; the rest are ping's flags.
+_PING_SHIM = """#!/bin/sh
+for t; do :; done
+n=$#; i=0
+for a; do i=$((i+1)); [ "$i" -lt "$n" ] && set -- "$@" "$a"; done
+shift "$n"
+if grep -qxF "$t" "$KGCTL_TEST_UNREACHABLE"; then exec unshare --net busybox ping "$@" 127.0.0.1; fi
+exec busybox ping "$@" 127.0.0.1
+"""
 
 
 class _ExecBroke(Exception):

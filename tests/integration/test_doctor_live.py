@@ -67,7 +67,10 @@ def test_healthy_cluster_passes_live_checks_and_cleans_up():
         assert ping["data"]["peakConcurrentExecs"] >= 2
         # Execs went where they should: ip_forward and wg in Kilo's pods, pings in ours.
         cmds = ds.commands
-        assert sum(1 for _, c in cmds if c[0] == "ping") == 12
+        # One exec per source pod, each pinging the three others at once.
+        scripts = [c for _, c in cmds if c[:2] == ["sh", "-c"]]
+        assert len(scripts) == 4 and all(len(c[4:]) == 3 for c in scripts)
+        assert ping["data"]["plan"] == "full" and ping["data"]["execs"] == 4 and ping["data"]["probes"] == 12
         assert sum(1 for _, c in cmds if c == ["cat", "/proc/sys/net/ipv4/ip_forward"]) == 4
         assert leftovers(ds) == []
         assert not [n for n in ds.srv.store.list("Namespace") if n["metadata"]["name"].startswith("kgctl-py-doctor")]
@@ -100,12 +103,14 @@ def test_one_node_culprit_inside_a_location():
 
 def test_failed_execs_make_unknown_pairs_not_failures():
     nodes = healthy_nodes()
-    nodes.fail_every = 10
+    nodes.fail_every = 2  # one exec per source pod: two of the four fail
     with DoctorServer(nodes=nodes) as ds:
         proc = doctor(ds, "-o", "json", "--check", "pod.ping")
         found = findings(report(proc), "pod.ping")
         unknown = [f for f in found if f["status"] == "unknown"]
-        assert unknown, found
+        # A failed exec leaves all of its source's pairs unmeasured.
+        assert len(unknown) == 6, found
+        assert len({f["node"].split(" → ")[0] for f in unknown}) == 2
         assert all("exec" in f["detail"] for f in unknown)
         assert not [f for f in found if f["status"] == "fail"]
         assert proc.returncode == 0
@@ -269,3 +274,64 @@ def test_no_nodes_is_a_failure_not_a_pass(tmp_path):
     assert proc.returncode == 1, proc.stdout + proc.stderr
     [finding] = findings(report(proc), "node.ready")
     assert finding["status"] == "fail" and "no nodes" in finding["detail"]
+
+
+class _NoPodStarts:
+    """A kubelet that cannot start any ping pod (as with an image that cannot be pulled)."""
+
+    def on_pod_created(self, pod):
+        if pod["metadata"].get("namespace", "").startswith("kgctl-py-doctor"):
+            raise RuntimeError("ErrImagePull: busybox:1.36 not found")
+        return None
+
+
+def test_no_pod_ever_created_is_told_apart_from_pods_that_do_not_run():
+    """Issue 11: no DaemonSet controller means no pod at all, and the hint says so
+    instead of asking about the image."""
+    with DoctorServer(nodes=healthy_nodes()) as ds:
+        ds.srv._controllers.daemonsets_enabled = False
+        proc = doctor(ds, "-o", "json", "--check", "pod.ping", "--timeout", "2")
+        assert proc.returncode == 1, proc.stderr
+        found = findings(report(proc), "pod.ping")
+        assert len(found) == 1 and found[0]["kind"] == "cluster", found
+        assert "no ping pod was ever created" in found[0]["detail"] and "no DaemonSet controller" in found[0]["detail"]
+        assert "controller manager" in found[0]["hint"] and "image" not in found[0]["hint"]
+        assert leftovers(ds) == []
+    with DoctorServer(nodes=healthy_nodes(), pod_hooks=_NoPodStarts()) as ds:
+        proc = doctor(ds, "-o", "json", "--check", "pod.ping", "--timeout", "2")
+        assert proc.returncode == 1, proc.stderr
+        found = findings(report(proc), "pod.ping")
+        assert sorted(f["node"] for f in found) == ["aws2", "bd1", "gcp1", "srv1"]
+        assert all("no running ping pod" in f["detail"] and "pull busybox:1.36" in f["hint"] and "--keep" in f["hint"] for f in found)
+
+
+def test_no_pods_verdict_names_each_cause():
+    from kgctl_py.doctor.ping import no_pods_verdict
+
+    assert "no DaemonSet controller" in no_pods_verdict(None, "kubectl", "dbg")[0]
+    detail, hint = no_pods_verdict({"observedGeneration": 1, "desiredNumberScheduled": 0}, "kubectl", "dbg")
+    assert "no node to run on" in detail and "TAINTS" in hint
+    detail, hint = no_pods_verdict({"observedGeneration": 1, "desiredNumberScheduled": 3, "currentNumberScheduled": 0}, "kubectl", "dbg")
+    assert "refused" in detail and "kubectl -n dbg describe daemonset kgctl-py-doctor-ping" in hint
+
+
+def test_location_plan_on_the_example_pings_leaders_and_peers():
+    """--full-matrix-limit below the node count: the example's 4 nodes in 3
+    locations get the location plan, with the Peer pinged from each location's
+    leader; a Peer that does not answer (the laptop is not in the test server)
+    is a warning, not a failure."""
+    with DoctorServer(nodes=healthy_nodes()) as ds:
+        proc = doctor(ds, "-o", "json", "--check", "pod.ping", "--full-matrix-limit", "3")
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        [check] = [c for cat in report(proc)["categories"] for c in cat["checks"] if c["id"] == "pod.ping"]
+        data = check["data"]
+        assert data["plan"] == "location" and data["execs"] == 4 and "status" not in data
+        peer = [r for r in data["results"] if r[1] == "peer laptop"]
+        assert sorted(r[0] for r in peer) == ["bd1", "gcp1", "srv1"] and {r[2] for r in peer} == {"10.5.0.1"}
+        assert {f["status"] for f in check["findings"] if "peer laptop" in f["node"]} == {"warn"}
+        pods = {(r[0], r[1]) for r in data["results"] if not r[1].startswith("peer ")}
+        assert {("srv1", "aws2"), ("aws2", "srv1"), ("srv1", "bd1"), ("bd1", "gcp1"), ("gcp1", "srv1")} <= pods
+        assert check["status"] == "warn"
+        forced = doctor(ds, "-o", "json", "--check", "pod.ping", "--full-matrix-limit", "3", "--full-matrix")
+        [full] = [c for cat in report(forced)["categories"] for c in cat["checks"] if c["id"] == "pod.ping"]
+        assert full["data"]["plan"] == "full" and full["data"]["probes"] == 12

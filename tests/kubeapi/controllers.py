@@ -97,6 +97,7 @@ class Controllers:
         self.pod_hooks = pod_hooks
         self.run_blocking = run_blocking
         self.namespace_delay = 0.2  # seconds a namespace stays Terminating before it is emptied
+        self.daemonsets_enabled = True  # False: a cluster whose DaemonSet controller does not run
         self._runs: dict[str, _PodRun] = {}  # by pod uid
         self._reserved_ips: dict[str, set[str]] = {}  # by node name, while a pod is starting
         self._finalizing_ns: set[str] = set()
@@ -359,7 +360,7 @@ class Controllers:
 
     def _reconcile_ds(self, namespace: str, name: str) -> None:
         ds = self.store.ref(R.DAEMONSETS, name, namespace)
-        if ds is None:
+        if ds is None or not self.daemonsets_enabled:
             return
         md, spec = ds["metadata"], ds.get("spec") or {}
         template = spec.get("template") or {}

@@ -818,9 +818,30 @@ def busybox_argv(argv: Sequence[str]) -> list[str]:
     would print.
     """
     argv = list(argv)
+    if argv[:1] == ["sh"]:
+        # A pod's shell is busybox sh, whose scripts find ping and friends as applets.
+        return ["env", f"PATH={_applets()}:{os.environ.get('PATH', '/usr/bin:/bin')}", "busybox", *argv]
     if argv and (argv[0] in _BUSYBOX_ONLY or shutil.which(argv[0]) is None):
         return ["busybox", *argv]
     return argv
+
+
+_APPLETS: list[str] = []
+
+
+def _applets() -> str:
+    """A directory of busybox applets for the network tools the host lacks (made once per process)."""
+    if not _APPLETS:
+        import atexit
+        import tempfile
+
+        d = tempfile.mkdtemp(prefix="lab-applets-")
+        busybox = shutil.which("busybox") or "busybox"
+        for name in sorted(_BUSYBOX_ONLY):
+            os.symlink(busybox, os.path.join(d, name))
+        atexit.register(shutil.rmtree, d, True)
+        _APPLETS.append(d)
+    return _APPLETS[0]
 
 
 def _sysctls(ns: str, forward: int) -> None:
