@@ -16,7 +16,7 @@ from kubeapi import KubeAPIServer, load_fixture
 from kgctl_py.kube.client import Client
 from kgctl_py.kube.kubeconfig import resolve
 
-BLOG = pathlib.Path(__file__).parent / "compat" / "cases" / "a-blog-6node"
+BLOG = pathlib.Path(__file__).resolve().parents[1] / "compat" / "cases" / "a-blog-6node"
 GOLDEN_GRAPH = (BLOG / "000-graph.stdout").read_bytes()
 NODES = "/api/v1/nodes"
 PEERS = "/apis/kilo.squat.ai/v1alpha1/peers"

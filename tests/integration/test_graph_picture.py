@@ -20,7 +20,7 @@ from kgctl_py.mesh.model import DEFAULT_TOPOLOGY_LABEL, Granularity
 from kgctl_py.mesh.picture import SUMMARY_ABOVE, location_colours, location_title, node_count, picture_dot
 from kgctl_py.mesh.topology import Topology
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 EXAMPLE = str(ROOT / "examples" / "multicloud.yaml")
 SCALE = str(ROOT / "tests" / "compat" / "cases" / "o-scale-100n-20loc" / "cluster.yaml")
 KGCTL_PY = [sys.executable, "-m", "kgctl_py"]

@@ -20,9 +20,7 @@ from kubeapi.kubeconfig import kubeconfig, write_kubeconfig
 from kgctl_py.errors import ExitCode
 
 TOKEN = "exec-plugin-token-4f1c2e"
-FIXTURE = Path("/work/shared/compat/cases/a-blog-6node")
-if not FIXTURE.exists():
-    FIXTURE = Path(__file__).resolve().parents[2] / "shared/compat/cases/a-blog-6node"
+FIXTURE = Path(__file__).resolve().parents[1] / "compat/cases/a-blog-6node"
 
 
 @pytest.fixture

@@ -19,9 +19,7 @@ from kgctl_py.mesh.cluster import Cluster, Options, graph
 from kgctl_py.mesh.model import Granularity
 from kgctl_py.sources import read_snapshot
 
-FIXTURE = Path("/work/shared/compat/cases/a-blog-6node/cluster.yaml")
-if not FIXTURE.exists():
-    FIXTURE = Path(__file__).resolve().parents[2] / "shared/compat/cases/a-blog-6node/cluster.yaml"
+FIXTURE = Path(__file__).resolve().parents[1] / "compat/cases/a-blog-6node/cluster.yaml"
 ZERO = "A" * 43 + "="
 BASE = yaml.safe_load(FIXTURE.read_text())
 

@@ -21,9 +21,7 @@ from kgctl_py import shapes
 from kgctl_py.errors import ExitCode
 
 DOCUMENTED = {int(c) for c in ExitCode}
-FIXTURE = Path("/work/shared/compat/cases/a-blog-6node/cluster.yaml")
-if not FIXTURE.exists():
-    FIXTURE = Path(__file__).resolve().parents[2] / "shared/compat/cases/a-blog-6node/cluster.yaml"
+FIXTURE = Path(__file__).resolve().parents[1] / "compat/cases/a-blog-6node/cluster.yaml"
 
 COMMANDS = [
     ["graph"],

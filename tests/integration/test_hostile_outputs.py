@@ -17,9 +17,7 @@ import pytest
 
 from kgctl_py.errors import CliError, ExitCode
 
-FIXTURE = Path("/work/shared/compat/cases/a-blog-6node/cluster.yaml")
-if not FIXTURE.exists():
-    FIXTURE = Path(__file__).resolve().parents[2] / "shared/compat/cases/a-blog-6node/cluster.yaml"
+FIXTURE = Path(__file__).resolve().parents[1] / "compat/cases/a-blog-6node/cluster.yaml"
 EXE = shutil.which("kgctl-py", path=os.path.dirname(sys.executable)) or shutil.which("kgctl-py") or "kgctl-py"
 
 # command -> argv before the output path
