@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import pytest
 
-# The longest single tests, started first so that they do not run alone at the end under -n 2.
-LONG = ("test_doctor_scale.py",)
+# The longest single tests (100-node doctor; Hypothesis at 2,000 examples), started first so
+# that they do not run alone at the end under -n 2.
+LONG = ("test_doctor_scale.py", "test_hostile_core.py")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
