@@ -10,18 +10,15 @@ from __future__ import annotations
 
 import pytest
 
-# The longest single tests, started first so that they do not run alone at the end under -n 2.
-LONG = ("test_doctor_scale.py",)
+# The longest single tests (100-node doctor; Hypothesis at 2,000 examples), started first so
+# that they do not run alone at the end under -n 2.
+LONG = ("test_doctor_scale.py", "test_hostile_core.py")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # Under pytest-xdist (-n 2 --dist loadgroup) the lab tests form one group: one worker
-    # brings one lab up and runs them all, while the other worker runs everything else.
-    # They come first, as the longest unit of work.
-    for item in items:
-        if item.get_closest_marker("lab"):
-            item.add_marker(pytest.mark.xdist_group("lab"))
-
+    # Under pytest-xdist (-n 2) each worker brings up its own lab (lab_cluster is per
+    # process; labs are namespaced per run, so two coexist). The lab tests mostly wait on
+    # the network, so they go first and the CPU-bound tests fill the gaps beside them.
     def rank(item: pytest.Item) -> int:
         if item.get_closest_marker("lab"):
             return 0
