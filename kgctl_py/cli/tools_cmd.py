@@ -2,7 +2,7 @@
 
 ``completion`` prints the shell scripts committed under ``completions/`` (both come
 from ``completion_script``). ``snapshot`` dumps what ``--snapshot`` reads back: one
-YAML ``v1 List`` of Nodes, Peers and Kilo pods, with the capture time, and no secrets.
+JSON (so also YAML) ``v1 List`` of Nodes, Peers and Kilo pods, with the capture time, and no secrets.
 """
 
 from __future__ import annotations
@@ -258,7 +258,7 @@ def snapshot(ctx: click.Context, output_file: str) -> None:
     s = settings(ctx)
     validate_globals(s)
     doc = capture(s)
-    text = dump_yaml(doc)
+    text = dump_json(doc)
     from kgctl_py.outfile import write_output
 
     write_output(output_file, text.encode(), "snapshot")
@@ -402,6 +402,30 @@ def _mask_env(text: str) -> tuple[str, bool]:
             env[key] = MASK
             hit = True
     return (json.dumps(env) if hit else text), hit
+
+
+def dump_json(doc: dict[str, Any]) -> str:
+    """The snapshot as JSON, one item per line: valid YAML too (ASCII only, so no
+    YAML line break hides in a string), and it loads ten times faster than YAML."""
+    items = doc.get("items") or []
+    head = json.dumps({k: v for k, v in doc.items() if k != "items"}, ensure_ascii=True, default=_json_value)[:-1]
+    lines = [json.dumps(item, ensure_ascii=True, default=_json_value, separators=(",", ":")) for item in items]
+    return head + ', "items": [\n' + ",\n".join(lines) + "\n]}\n"
+
+
+def _json_value(value: Any) -> Any:
+    """What a YAML input may hold beyond JSON: timestamps, binary, sets."""
+    import base64
+    import datetime
+
+    if isinstance(value, (datetime.datetime, datetime.date)):
+        text = value.isoformat()
+        return text[:-6] + "Z" if text.endswith("+00:00") else text
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=str)
+    raise TypeError(f"cannot write {type(value).__name__} to a snapshot")
 
 
 def dump_yaml(doc: dict[str, Any]) -> str:
