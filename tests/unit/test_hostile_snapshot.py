@@ -109,5 +109,5 @@ def test_endless_text_stream_is_cut_off():
     proc = subprocess.run(
         f"yes | {sys.executable} -m kgctl_py --snapshot - graph", shell=True, capture_output=True, timeout=120
     )
-    assert proc.stderr.decode() == "cannot read snapshot <stdin>: it is larger than 512 MiB\n"
+    assert proc.stderr.decode() == "cannot read snapshot <stdin>: it is larger than 256 MiB\n"
     assert proc.returncode == 2
