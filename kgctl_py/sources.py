@@ -24,6 +24,13 @@ KILO_POD_SELECTOR = "app.kubernetes.io/name=kilo"
 # Written by ``kgctl-py snapshot`` into the List's metadata.
 CAPTURED_AT = "kgctl-py.squat.ai/captured-at"
 CRD_PRESENT = "kgctl-py.squat.ai/peer-crd"
+# "true" when the snapshot captured the Kilo DaemonSets (none found is then none, not unknown).
+DAEMONSETS_CAPTURED = "kgctl-py.squat.ai/daemonsets"
+KILO_NAMESPACE = "kube-system"
+
+
+def daemonsets_path(namespace: str = KILO_NAMESPACE) -> str:
+    return f"/apis/apps/v1/namespaces/{namespace}/daemonsets"
 
 
 @dataclass
@@ -35,13 +42,18 @@ class ClusterObjects:
     # The time readiness is judged at (Unix seconds).
     now: int = 0
     source: str = ""
+    # The Kilo DaemonSets; None when not captured, with the reason in daemonsets_error.
+    daemonsets: list[dict[str, Any]] | None = None
+    daemonsets_error: str = ""
+    # The API server's clock (its HTTP Date, Unix seconds) when read live.
+    server_now: int | None = None
 
 
 def crd_missing_error(detail: str) -> CliError:
     return CliError(f"failed to initialize peer backend: CRD is not present: {detail}", ExitCode.API_ERROR)
 
 
-def fetch(client: Any, *, with_pods: bool = False, pods_optional: bool = False, warn: Any = None) -> ClusterObjects:
+def fetch(client: Any, *, with_pods: bool = False, pods_optional: bool = False, warn: Any = None, with_daemonsets: bool = False) -> ClusterObjects:
     """Nodes, Peers (when the Peer CRD exists) and, if asked, the Kilo pods.
 
     A missing CRD is recorded, not raised: kgctl's commands raise it
@@ -68,7 +80,36 @@ def fetch(client: Any, *, with_pods: bool = False, pods_optional: bool = False, 
                 raise
             if warn is not None:
                 warn(err.message)
-    return ClusterObjects(nodes, peers, pods, crd, int(time.time()), client.auth.server)
+    objects = ClusterObjects(nodes, peers, pods, crd, int(time.time()), client.auth.server)
+    if with_daemonsets:
+        objects.daemonsets, objects.daemonsets_error = fetch_daemonsets(client)
+    objects.server_now = server_time(getattr(client, "last_date", None))
+    return objects
+
+
+def fetch_daemonsets(client: Any, namespace: str = KILO_NAMESPACE) -> tuple[list[dict[str, Any]] | None, str]:
+    """The Kilo DaemonSets, or None and why they could not be read (403/404 are not fatal)."""
+    from kgctl_py.kube.client import ApiError
+
+    try:
+        return client.list(daemonsets_path(namespace), {"labelSelector": KILO_POD_SELECTOR}, what="daemonsets.apps"), ""
+    except ApiError as err:
+        if err.status not in (403, 404):
+            raise
+        why = "forbidden" if err.status == 403 else "not served"
+        return None, f"cannot list daemonsets.apps in {namespace} ({why}); check with: kubectl auth can-i list daemonsets.apps -n {namespace}"
+
+
+def server_time(date: str | None) -> int | None:
+    """An HTTP Date header as Unix seconds, or None."""
+    if not date:
+        return None
+    import email.utils
+
+    try:
+        return int(email.utils.parsedate_to_datetime(date).timestamp())
+    except (TypeError, ValueError, OverflowError):
+        return None
 
 
 def from_cluster(kubeconfig: str | None, context: str | None, timeout: float, need_peers: bool = True, with_pods: bool = False) -> ClusterObjects:
@@ -189,7 +230,7 @@ def read_snapshot(path: str, now: int | None = None) -> ClusterObjects:
         items = raw_items or []
     else:
         raise CliError(f"cannot read snapshot {name}: expected kind List (kubectl get nodes,peers -o yaml), got kind {kind!r}", ExitCode.USAGE)
-    nodes, peers, pods = [], [], []
+    nodes, peers, pods, daemonsets = [], [], [], []
     for item in items:
         if not isinstance(item, dict):
             continue
@@ -200,12 +241,17 @@ def read_snapshot(path: str, now: int | None = None) -> ClusterObjects:
             peers.append(item)
         elif item_kind == "Pod":
             pods.append(item)
+        elif item_kind == "DaemonSet":
+            daemonsets.append(item)
     meta = _as_dict(doc.get("metadata"))
     notes = _as_dict(meta.get("annotations"))
     crd_present = str(notes.get(CRD_PRESENT, "true")).lower() != "false"
     if now is None:
         now = _snapshot_time(notes, nodes)
-    return ClusterObjects(nodes, peers, pods, crd_present, now, name)
+    objects = ClusterObjects(nodes, peers, pods, crd_present, now, name)
+    if daemonsets or str(notes.get(DAEMONSETS_CAPTURED, "")).lower() == "true":
+        objects.daemonsets = daemonsets
+    return objects
 
 
 def _as_dict(value: Any) -> dict[str, Any]:

@@ -19,7 +19,7 @@ STATIC = [c for c in CHECKS if c.static]
 def _input(doc):
     nodes, peers, pods = fx.split(doc)
     crd = doc["metadata"]["annotations"].get("kgctl-py.squat.ai/peer-crd") != "false"
-    return build_input(nodes, peers, pods=pods, crd_present=crd, now=fx.CAPTURED_AT)
+    return build_input(nodes, peers, pods=pods, crd_present=crd, now=fx.CAPTURED_AT, daemonsets=fx.daemonsets(doc))
 
 
 def _run_all(inp):
@@ -71,6 +71,12 @@ def _related(case, cid):
         ("natd-without-keepalive", "kilo.endpoint"), ("endpoint-port-mismatch", "k3s.node-external-ip"),
         ("external-ip-disagrees-with-endpoint", "kilo.endpoint"),
         ("stale-node", "kilo.endpoint"),
+        # A node or peer that Kilo drops is also named by kilo.hidden.
+        ("bad-key", "kilo.hidden"), ("stale-node", "kilo.hidden"), ("invalid-peer", "kilo.hidden"), ("invalid-peer", "kilo.keepalive"),
+        ("hidden-no-pod-cidr", "kilo.annotations"), ("granularity-disagrees", "kilo.agent"),
+        ("leader-by-name-order", "k3s.node-external-ip"), ("leader-by-name-order", "kilo.endpoint"),
+        ("leader-annotation-elects-a-private-endpoint", "k3s.node-external-ip"),
+        ("agent-granularity-differs-from-annotations", "kilo.granularity"),
     }
     return (case["name"], cid) in pairs
 

@@ -280,13 +280,16 @@ def capture(s: Settings) -> dict[str, Any]:
     if s.snapshot is not None:
         objects = sources.read_snapshot(s.snapshot, s.now)
         nodes, peers, pods, crd, now = objects.nodes, objects.peers, objects.pods, objects.crd_present, objects.now
+        daemonsets = objects.daemonsets
     else:
-        nodes, peers, pods, crd = _fetch(s)
+        nodes, peers, pods, crd, daemonsets = _fetch(s)
         # Judge readiness as a live command would have at this moment (after the lists).
         now = s.now if s.now is not None else int(time.time())
     items = [_item(o, "v1", "Node") for o in nodes]
     items += [_item(o, "kilo.squat.ai/v1alpha1", "Peer") for o in peers]
     items += [_item(o, "v1", "Pod") for o in pods]
+    items += [_item(o, "apps/v1", "DaemonSet") for o in daemonsets or []]
+    notes = {sources.DAEMONSETS_CAPTURED: "true"} if daemonsets is not None else {}
     return {
         "apiVersion": "v1",
         "kind": "List",
@@ -295,13 +298,14 @@ def capture(s: Settings) -> dict[str, Any]:
                 sources.CAPTURED_AT: str(now),
                 sources.CRD_PRESENT: "true" if crd else "false",
                 "kgctl-py.squat.ai/version": __version__,
+                **notes,
             }
         },
         "items": items,
     }
 
 
-def _fetch(s: Settings) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], bool]:
+def _fetch(s: Settings) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], bool, list[dict[str, Any]] | None]:
     from kgctl_py import sources
     from kgctl_py.kube.client import Client
     from kgctl_py.kube.kubeconfig import resolve
@@ -312,10 +316,12 @@ def _fetch(s: Settings) -> tuple[list[dict[str, Any]], list[dict[str, Any]], lis
 
     client = Client(resolve(s.kubeconfig, s.context), timeout=s.request_timeout)
     try:
-        objects = sources.fetch(client, with_pods=True, pods_optional=True, warn=warn)
+        objects = sources.fetch(client, with_pods=True, pods_optional=True, warn=warn, with_daemonsets=True)
     finally:
         client.close()
-    return objects.nodes, objects.peers, objects.pods, objects.crd_present
+    if objects.daemonsets_error:
+        click.echo(f"kgctl-py: warning: {objects.daemonsets_error}; the snapshot has no Kilo DaemonSet", err=True)
+    return objects.nodes, objects.peers, objects.pods, objects.crd_present, objects.daemonsets
 
 
 def _item(obj: dict[str, Any], api_version: str, kind: str) -> dict[str, Any]:
@@ -348,13 +354,19 @@ def redact(obj: dict[str, Any]) -> dict[str, Any]:
     spec = obj.get("spec")
     if obj.get("kind") == "Peer" and isinstance(spec, dict) and spec.pop("presharedKey", None) is not None:
         removed.append("spec.presharedKey")
-    if obj.get("kind") == "Pod" and isinstance(spec, dict):
+    if obj.get("kind") == "DaemonSet" and isinstance(spec, dict):
+        template = spec.get("template")
+        spec = template.get("spec") if isinstance(template, dict) else None
+        prefix = "spec.template.spec"
+    else:
+        prefix = "spec"
+    if obj.get("kind") in ("Pod", "DaemonSet") and isinstance(spec, dict):
         for field in ("initContainers", "containers", "ephemeralContainers"):
             for container in spec.get(field) or []:
                 for env in (container.get("env") or []) if isinstance(container, dict) else []:
                     if isinstance(env, dict) and "value" in env:
                         env["value"] = MASK
-                        removed.append(f"spec.{field}[{container.get('name', '')}].env[{env.get('name', '')}]")
+                        removed.append(f"{prefix}.{field}[{container.get('name', '')}].env[{env.get('name', '')}]")
     if removed:
         if not isinstance(obj.get("metadata"), dict):
             obj["metadata"] = {}

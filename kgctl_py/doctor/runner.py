@@ -123,7 +123,9 @@ def load_input(settings: Any, opts: DoctorOptions, checks: list[Check]) -> tuple
         objects = sources.read_snapshot(settings.snapshot, settings.now)
         pods = kilo_pods(objects.pods)
         inp = build_input(objects.nodes, objects.peers, pods=pods if objects.pods else None, crd_present=objects.crd_present, now=objects.now,
-                          port=settings.port, granularity=granularity, topology_label=settings.topology_label, snapshot=True)
+                          port=settings.port, granularity=granularity, topology_label=settings.topology_label, snapshot=True,
+                          daemonsets=objects.daemonsets)
+        inp.now_from = "--now" if settings.now is not None else "capture"
         return inp, None
     from kgctl_py.doctor.kube import Session
     from kgctl_py.kube.kubeconfig import resolve
@@ -132,13 +134,17 @@ def load_input(settings: Any, opts: DoctorOptions, checks: list[Check]) -> tuple
     try:
         from kgctl_py.sources import fetch
 
-        fetched = fetch(session.client, with_pods=True)
+        fetched = fetch(session.client, with_pods=True, with_daemonsets=True)
     except BaseException:
         session.close()
         raise
-    now = settings.now if settings.now is not None else int(time.time())
+    local_now = int(time.time())
+    # Kilo judges last-seen by the reader's clock; the API server's is the one the nodes agree with.
+    now, now_from = (settings.now, "--now") if settings.now is not None else (fetched.server_now, "server") if fetched.server_now is not None else (local_now, "local")
     inp = build_input(fetched.nodes, fetched.peers, pods=kilo_pods(fetched.pods), crd_present=fetched.crd_present, now=now, port=settings.port,
-                      granularity=granularity, topology_label=settings.topology_label)
+                      granularity=granularity, topology_label=settings.topology_label,
+                      daemonsets=fetched.daemonsets, daemonsets_error=fetched.daemonsets_error)
+    inp.now_from, inp.local_now, inp.server_now = now_from, local_now, fetched.server_now
     return inp, session
 
 

@@ -81,6 +81,8 @@ class Client:
         self.prefix = url.path.rstrip("/")
         self._ctx = _ssl_context(auth) if url.scheme == "https" else None
         self._conn: http.client.HTTPConnection | None = None
+        # The Date header of the last response: the API server's clock (doctor's clock-skew check).
+        self.last_date: str | None = None
         self.headers = {"Accept": "application/json", "User-Agent": "kgctl-py"}
         if auth.token:
             self.headers["Authorization"] = f"Bearer {auth.token}"
@@ -120,6 +122,7 @@ class Client:
                 conn = self._connection()
                 conn.request(method, target, body=payload, headers=headers)
                 resp = conn.getresponse()
+                self.last_date = resp.getheader("Date")
                 data = _read_body(resp, time.monotonic() + self.timeout)
             except (ConnectionResetError, ConnectionAbortedError, BrokenPipeError, http.client.RemoteDisconnected, http.client.IncompleteRead) as err:
                 self.close()
