@@ -187,6 +187,7 @@ def showconf_peer(ctx: click.Context, name: str) -> None:
     _run_showconf(ctx, "peer", name)
 from kgctl_py.cli import (
     connect_cmd,  # noqa: F401
+    status_cmd,  # noqa: F401
     tools_cmd,  # noqa: F401
 )
 from kgctl_py.cli import doctor_cmd  # noqa: E402,F401

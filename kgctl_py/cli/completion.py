@@ -49,6 +49,34 @@ def _ready_names(ctx: click.Context, kind: str) -> list[str]:
     return []
 
 
+def member_names(ctx: click.Context) -> list[str]:
+    """Names of every node, then every peer (ready or not): what ``status`` shows."""
+    try:
+        from kgctl_py.cli import settings
+        from kgctl_py.mesh.cluster import Cluster
+
+        s = settings(ctx)
+        if s.snapshot is not None:
+            if s.snapshot == "-":
+                return []
+            from kgctl_py import sources
+
+            objects = sources.read_snapshot(s.snapshot, s.now)
+            nodes, peers = objects.nodes, objects.peers
+        else:
+            timeout = min(s.request_timeout, COMPLETION_TIMEOUT)
+            nodes = _fetch(s.kubeconfig, s.context, timeout, "node")[0]
+            try:
+                peers = _fetch(s.kubeconfig, s.context, timeout, "peer")[1]
+            except Exception:  # noqa: BLE001  (no Peer CRD: node names only)
+                peers = []
+        cluster = Cluster.from_objects(nodes, peers, s.topology_label)
+        names = [n.name for n in cluster.nodes] + [p.name for p in cluster.peers] + [p.name for p in cluster.invalid_peers]
+        return [n for n in dict.fromkeys(names) if n]
+    except BaseException:  # noqa: BLE001  (completion must never raise, not even on ^C)
+        return []
+
+
 def _fetch(kubeconfig: str | None, context: str | None, timeout: float, kind: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """One list call: nodes for a node name, peers for a peer name."""
     from kgctl_py import sources

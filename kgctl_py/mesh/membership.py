@@ -60,6 +60,7 @@ def _peer_reasons(peer: Peer) -> list[str]:
 
 
 DUPLICATE = "the name appears twice in the list; kgctl keeps the last one"
+NO_MESH = "no node is in the mesh (kgctl: did not find any valid Kilo nodes)"
 
 
 def why_hidden(obj: Node | Peer | InvalidPeer, now: int) -> list[str]:
@@ -102,6 +103,10 @@ def members(cluster: Cluster, now: int) -> list[Member]:
             reasons.append(DUPLICATE)
         out.append(Member("node", node.name, node, tuple(reasons), i))
     peer_reasons = [why_hidden(p, now) for p in cluster.peers]
+    if not last_ready:
+        # Without a ready node there is no mesh for a Peer to join.
+        for reasons in peer_reasons:
+            reasons.append(NO_MESH)
     last_peer = {p.name: i for i, p in enumerate(cluster.peers) if not peer_reasons[i]}
     for i, peer in enumerate(cluster.peers):
         reasons = peer_reasons[i]
