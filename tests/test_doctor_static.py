@@ -128,3 +128,42 @@ def test_static_checks_on_1000_nodes_are_fast_enough_to_run():
     results = _run_all(inp)
     assert time.monotonic() - started < 30
     assert all(f.status != Status.FAIL for f in results["kilo.cidr-overlap"])
+
+
+def test_healthy_fixture_carries_what_the_real_kilo_agent_writes():
+    nodes, _, _ = fx.split(fx.healthy())
+    for node in nodes:
+        notes = node["metadata"]["annotations"]
+        # kg writes the force-endpoint value into endpoint, and an empty CNI compatibility IP.
+        assert notes["kilo.squat.ai/endpoint"] == notes["kilo.squat.ai/force-endpoint"]
+        assert notes["kilo.squat.ai/cni-compatibility-ip"] == ""
+        assert isinstance(__import__("json").loads(notes["kilo.squat.ai/discovered-endpoints"]), dict)
+    srv1 = nodes[0]["metadata"]["annotations"]["kilo.squat.ai/discovered-endpoints"]
+    assert set(next(iter(__import__("json").loads(srv1).values()))) == {"IP", "Port", "Zone"}
+
+
+@pytest.mark.parametrize("notes", [
+    {"kilo.squat.ai/wireguard-ip": "", "kilo.squat.ai/discovered-endpoints": ""},
+    {"kilo.squat.ai/internal-ip": "", "kilo.squat.ai/force-internal-ip": ""},
+    {"kilo.squat.ai/discovered-endpoints": "null", "kilo.squat.ai/allowed-location-ips": "10.9.0.0/16,10.10.0.0/16"},
+    {"kilo.squat.ai/last-seen": str(fx.CAPTURED_AT - 30)},
+], ids=["empty-wireguard-ip", "no-internal-ip", "null-discovered", "last-seen-one-period-ago"])
+def test_values_the_kilo_agent_writes_pass_the_annotation_check(notes):
+    doc = fx.apply_case(fx.healthy(), {"nodes": {"aws2": {"metadata": {"annotations": notes}}}})
+    findings = [f for f in _run_all(_input(doc))["kilo.annotations"] if f.subject == "aws2"]
+    assert findings and all(f.status == Status.PASS for f in findings), findings
+
+
+def test_every_annotation_key_typo_names_the_closest_key():
+    from kgctl_py.doctor.mesh_checks import KNOWN_KEYS, annotation_problems
+
+    for key in KNOWN_KEYS:
+        typo = key[:-2] + key[-1] + key[-2]  # swap the last two letters
+        if typo in KNOWN_KEYS:
+            continue
+        (problem,) = annotation_problems({typo: "x"})
+        assert f"did you mean {key}?" in problem, (typo, problem)
+    (spaced,) = annotation_problems({"kilo.squat.ai/allowed-location-ips": "10.9.0.0/16, 10.10.0.0/16"})
+    assert "' 10.10.0.0/16'" in spaced and "does not strip spaces" in spaced
+    (retired,) = annotation_problems({"kilo.squat.ai/force-external-ip": "1.2.3.4"})
+    assert "use kilo.squat.ai/force-endpoint" in retired

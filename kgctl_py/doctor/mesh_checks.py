@@ -238,7 +238,8 @@ def annotation_problems(notes: dict[str, Any]) -> list[str]:
     if isinstance(raw, str):
         bad = [part for part in raw.split(",") if normalize_ip(part) is None]
         if bad:
-            out.append(f"{ann.ALLOWED_LOCATION_IPS}: {', '.join(repr(b) for b in bad)} not IP/prefix, dropped by Kilo")
+            spaced = " (Kilo does not strip spaces)" if any(normalize_ip(b.strip()) is not None for b in bad) else ""
+            out.append(f"{ann.ALLOWED_LOCATION_IPS}: {', '.join(repr(b) for b in bad)} not IP/prefix, dropped by Kilo{spaced}")
     # Kilo writes "" for a node that is not a leader; anything else must parse.
     raw = notes.get(ann.WIREGUARD_IP)
     if isinstance(raw, str) and raw and normalize_ip(raw) is None:
