@@ -167,3 +167,29 @@ def test_every_annotation_key_typo_names_the_closest_key():
     assert "' 10.10.0.0/16'" in spaced and "does not strip spaces" in spaced
     (retired,) = annotation_problems({"kilo.squat.ai/force-external-ip": "1.2.3.4"})
     assert "use kilo.squat.ai/force-endpoint" in retired
+
+
+WRONG = [None, "text", 7, [], ["x"], {"a": 1}, True]
+
+
+@pytest.mark.parametrize("wrong", WRONG, ids=repr)
+def test_new_checks_take_every_shape_the_readers_hand_them(wrong):
+    from kgctl_py.doctor import mesh_checks
+
+    doc = fx.healthy()
+    nodes, peers, pods = fx.split(doc)
+    ds = fx.daemonsets(doc)[0]
+    bent_nodes = [
+        fx.merge_patch(nodes[0], {"metadata": {"annotations": {"kilo.squat.ai/persistent-keepalive": None}}}) | {"status": wrong},
+        {**nodes[1], "spec": wrong},
+        {**nodes[2], "metadata": {**nodes[2]["metadata"], "annotations": wrong}},
+        nodes[3] | {"metadata": wrong},
+    ]
+    bent_peers = [{**peers[0], "spec": {**peers[0]["spec"], "persistentKeepalive": wrong}}, {"kind": "Peer", "spec": wrong}, wrong]
+    bent_ds = [ds | {"spec": wrong}, {"metadata": {"labels": {"app.kubernetes.io/name": "kilo"}}, "spec": {"template": {"spec": {"containers": [{"name": "kilo", "args": wrong, "command": wrong}, wrong]}}}}, wrong]
+    for daemonsets in ([bent_ds[0]], [bent_ds[1]], [bent_ds[2]], bent_ds):
+        inp = build_input(bent_nodes, bent_peers, pods=pods, now=fx.CAPTURED_AT, daemonsets=daemonsets)
+        # The older checks' shapes are issue 11's (hostile helper).
+        for run in (mesh_checks.kilo_hidden, mesh_checks.kilo_keepalive, mesh_checks.kilo_internal_ip, mesh_checks.kilo_leader, mesh_checks.kilo_agent):
+            for f in run(inp):
+                assert f.subject and f.status in Status, (run.__name__, f)

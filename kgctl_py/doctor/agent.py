@@ -70,7 +70,8 @@ def _kg_container(ds: dict[str, Any]) -> tuple[str, list[str]] | None:
     for c in containers if isinstance(containers, list) else []:
         if not isinstance(c, dict):
             continue
-        argv = [a for a in [*(c.get("command") or []), *(c.get("args") or [])] if isinstance(a, str)]
+        parts = [v for v in (c.get("command"), c.get("args")) if isinstance(v, list)]
+        argv = [a for part in parts for a in part if isinstance(a, str)]
         name = str(c.get("name") or "")
         image = str(c.get("image") or "")
         # The container that runs kg: named kilo, a kilo image, or a kg command.

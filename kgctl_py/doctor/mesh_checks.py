@@ -52,6 +52,10 @@ RETIRED_KEYS = {
 }
 
 
+def _subject(name: str) -> str:
+    return name or '""'
+
+
 def _annotations(obj: dict[str, Any]) -> dict[str, Any]:
     meta = obj.get("metadata")
     notes = meta.get("annotations") if isinstance(meta, dict) else None
@@ -74,7 +78,7 @@ def kilo_hidden(inp: StaticInput) -> list[Finding]:
             hint = f"kubectl edit peer {m.name}"
         else:
             hint = f"kubectl edit peer {m.name} (spec.allowedIPs and spec.publicKey)"
-        out.append(Finding(F, m.name, f"left out of graph and showconf: {'; '.join(m.reasons)}", m.kind, hint=hint))
+        out.append(Finding(F, _subject(m.name), f"left out of graph and showconf: {'; '.join(m.reasons)}", m.kind, hint=hint))
     if not out:
         total = len(inp.cluster.nodes) + len(inp.cluster.peers)
         out.append(Finding(P, "cluster", f"all {total} nodes and peers are in the mesh", "cluster"))
@@ -103,13 +107,13 @@ def kilo_keepalive(inp: StaticInput) -> list[Finding]:
         hint = f"kubectl annotate node {node.name} --overwrite {ann.PERSISTENT_KEEPALIVE}=25"
         parsed = ann.parse_go_int64(raw) if isinstance(raw, str) else None
         if parsed is None:
-            out.append(Finding(W, node.name, f"{ann.PERSISTENT_KEEPALIVE}={raw!r} is not an integer: Kilo uses 0 (no keepalive)", hint=hint))
+            out.append(Finding(W, _subject(node.name), f"{ann.PERSISTENT_KEEPALIVE}={raw!r} is not an integer: Kilo uses 0 (no keepalive)", hint=hint))
             continue
         problem = _keepalive_problem(parsed)
         if problem:
-            out.append(Finding(F, node.name, f"{ann.PERSISTENT_KEEPALIVE} {problem}", hint=hint))
+            out.append(Finding(F, _subject(node.name), f"{ann.PERSISTENT_KEEPALIVE} {problem}", hint=hint))
         else:
-            out.append(Finding(P, node.name, f"persistent-keepalive {parsed}"))
+            out.append(Finding(P, _subject(node.name), f"persistent-keepalive {parsed}"))
     for obj in inp.peer_objs:
         if not isinstance(obj, dict):
             continue
@@ -163,7 +167,7 @@ def service_cidrs(inp: StaticInput) -> tuple[list[IPNet], str]:
         if nets:
             return nets, "the Kilo agent's --service-cidr"
     for obj in inp.node_objs:
-        args = k3s.node_args(obj)
+        args = k3s.node_args(obj) if isinstance(obj.get("metadata"), dict) else None
         values = k3s.flag_values(args or [], "--service-cidr")
         nets = [n for n in (parse_network(v) for v in values) if n is not None]
         if nets:
@@ -194,7 +198,7 @@ def kilo_internal_ip(inp: StaticInput) -> list[Finding]:
         ip = node.internal_ip
         if ip is None:
             why = "forced off (force-internal-ip)" if node.no_internal_ip else "none"
-            out.append(Finding(P, node.name, f"no internal IP ({why}): the node is a location of its own"))
+            out.append(Finding(P, _subject(node.name), f"no internal IP ({why}): the node is a location of its own"))
             continue
         hint = (
             f"kubectl annotate node {node.name} --overwrite {ann.FORCE_INTERNAL_IP}=<private IP>/<prefix>, "
@@ -209,14 +213,14 @@ def kilo_internal_ip(inp: StaticInput) -> list[Finding]:
             if net.contains(ip.ip):
                 problems.append(f"internal IP {ip} is inside {what}")
         if problems:
-            out.append(Finding(F, node.name, "; ".join(problems), hint=hint))
+            out.append(Finding(F, _subject(node.name), "; ".join(problems), hint=hint))
             continue
         addresses = _addresses(obj)
         own = parse_ip(str(ip.ip))
         if addresses and not any(parse_ip(a) == own for a in addresses):
-            out.append(Finding(W, node.name, f"internal IP {ip} is not one of the node's addresses ({', '.join(addresses)})", hint=hint))
+            out.append(Finding(W, _subject(node.name), f"internal IP {ip} is not one of the node's addresses ({', '.join(addresses)})", hint=hint))
         else:
-            out.append(Finding(P, node.name, f"internal IP {ip}"))
+            out.append(Finding(P, _subject(node.name), f"internal IP {ip}"))
     return out
 
 
