@@ -26,6 +26,8 @@ CAPTURED_AT = "kgctl-py.squat.ai/captured-at"
 CRD_PRESENT = "kgctl-py.squat.ai/peer-crd"
 # "true" when the snapshot captured the Kilo DaemonSets (none found is then none, not unknown).
 DAEMONSETS_CAPTURED = "kgctl-py.squat.ai/daemonsets"
+# The API server's clock (its HTTP Date) when the snapshot was taken, next to captured-at (ours).
+SERVER_TIME = "kgctl-py.squat.ai/server-time"
 KILO_NAMESPACE = "kube-system"
 
 
@@ -45,8 +47,10 @@ class ClusterObjects:
     # The Kilo DaemonSets; None when not captured, with the reason in daemonsets_error.
     daemonsets: list[dict[str, Any]] | None = None
     daemonsets_error: str = ""
-    # The API server's clock (its HTTP Date, Unix seconds) when read live.
+    # The API server's clock (its HTTP Date, Unix seconds) and this machine's, when read
+    # (live, or as a snapshot recorded them at capture).
     server_now: int | None = None
+    local_now: int | None = None
 
 
 def crd_missing_error(detail: str) -> CliError:
@@ -251,6 +255,8 @@ def read_snapshot(path: str, now: int | None = None) -> ClusterObjects:
     objects = ClusterObjects(nodes, peers, pods, crd_present, now, name)
     if daemonsets or str(notes.get(DAEMONSETS_CAPTURED, "")).lower() == "true":
         objects.daemonsets = daemonsets
+    objects.server_now = parse_go_int64(str(notes.get(SERVER_TIME, "")))
+    objects.local_now = parse_go_int64(str(notes.get(CAPTURED_AT, "")))
     return objects
 
 

@@ -117,3 +117,15 @@ def test_agent_skipped_on_a_snapshot_without_daemonsets(tmp_path):
     _, report = _doctor("--snapshot", fx.write(doc, tmp_path / "snap.yaml"), "--check", "kilo.agent")
     (f,) = _findings(report, "kilo.agent")
     assert f["status"] == "skip" and "no DaemonSets in the input" in f["detail"]
+
+
+def test_snapshot_records_both_clocks_and_doctor_reports_the_skew_offline(tmp_path):
+    with KubeAPIServer(_objects(), captured_at=fx.CAPTURED_AT) as srv:
+        srv.clock_offset = -600
+        kubeconfig = srv.write_kubeconfig(tmp_path / "kubeconfig")
+        assert run(["snapshot", "--kubeconfig", kubeconfig, "-o", str(tmp_path / "snap.yaml")]).code == 0
+    notes = yaml.safe_load((tmp_path / "snap.yaml").read_text())["metadata"]["annotations"]
+    assert abs(int(notes["kgctl-py.squat.ai/captured-at"]) - int(notes["kgctl-py.squat.ai/server-time"]) - 600) <= 5
+    _, doc = _doctor("--snapshot", str(tmp_path / "snap.yaml"), "--check", "kilo.last-seen")
+    (clock,) = [f for f in _findings(doc, "kilo.last-seen") if f["node"] == "this-machine"]
+    assert clock["status"] == "warn" and "ahead of the API server's" in clock["detail"] and "at capture" in clock["detail"]

@@ -280,9 +280,9 @@ def capture(s: Settings) -> dict[str, Any]:
     if s.snapshot is not None:
         objects = sources.read_snapshot(s.snapshot, s.now)
         nodes, peers, pods, crd, now = objects.nodes, objects.peers, objects.pods, objects.crd_present, objects.now
-        daemonsets = objects.daemonsets
+        daemonsets, server_now = objects.daemonsets, objects.server_now
     else:
-        nodes, peers, pods, crd, daemonsets = _fetch(s)
+        nodes, peers, pods, crd, daemonsets, server_now = _fetch(s)
         # Judge readiness as a live command would have at this moment (after the lists).
         now = s.now if s.now is not None else int(time.time())
     items = [_item(o, "v1", "Node") for o in nodes]
@@ -290,6 +290,8 @@ def capture(s: Settings) -> dict[str, Any]:
     items += [_item(o, "v1", "Pod") for o in pods]
     items += [_item(o, "apps/v1", "DaemonSet") for o in daemonsets or []]
     notes = {sources.DAEMONSETS_CAPTURED: "true"} if daemonsets is not None else {}
+    if server_now is not None:
+        notes[sources.SERVER_TIME] = str(server_now)
     return {
         "apiVersion": "v1",
         "kind": "List",
@@ -305,7 +307,7 @@ def capture(s: Settings) -> dict[str, Any]:
     }
 
 
-def _fetch(s: Settings) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], bool, list[dict[str, Any]] | None]:
+def _fetch(s: Settings) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], bool, list[dict[str, Any]] | None, int | None]:
     from kgctl_py import sources
     from kgctl_py.kube.client import Client
     from kgctl_py.kube.kubeconfig import resolve
@@ -321,7 +323,7 @@ def _fetch(s: Settings) -> tuple[list[dict[str, Any]], list[dict[str, Any]], lis
         client.close()
     if objects.daemonsets_error:
         click.echo(f"kgctl-py: warning: {objects.daemonsets_error}; the snapshot has no Kilo DaemonSet", err=True)
-    return objects.nodes, objects.peers, objects.pods, objects.crd_present, objects.daemonsets
+    return objects.nodes, objects.peers, objects.pods, objects.crd_present, objects.daemonsets, objects.server_now
 
 
 def _item(obj: dict[str, Any], api_version: str, kind: str) -> dict[str, Any]:

@@ -126,6 +126,8 @@ def load_input(settings: Any, opts: DoctorOptions, checks: list[Check]) -> tuple
                           port=settings.port, granularity=granularity, topology_label=settings.topology_label, snapshot=True,
                           daemonsets=objects.daemonsets)
         inp.now_from = "--now" if settings.now is not None else "capture"
+        # Both clocks as they were at capture, when the snapshot recorded the server's.
+        inp.local_now, inp.server_now = (objects.local_now, objects.server_now) if objects.server_now is not None else (None, None)
         return inp, None
     from kgctl_py.doctor.kube import Session
     from kgctl_py.kube.kubeconfig import resolve

@@ -316,7 +316,7 @@ def kilo_last_seen(inp: StaticInput) -> list[Finding]:
                           hint="compare `date -u` here with a node's; or pass --now"))
     if inp.server_now is not None and inp.local_now is not None:
         skew = inp.local_now - inp.server_now
-        clocks = f"this machine {_clock(inp.local_now)}, API server {_clock(inp.server_now)}"
+        clocks = f"this machine {_clock(inp.local_now)}, API server {_clock(inp.server_now)}" + (" at capture" if inp.snapshot else "")
         if abs(skew) > SKEW_TOLERANCE:
             direction = "ahead of" if skew > 0 else "behind"
             judged = "freshness judged by the server's clock" if now_from == "server" else f"freshness judged {when}"
