@@ -42,6 +42,7 @@ def capture(s: sources.SourceSettings, warn: Callable[[str], None] | None = None
                 sources.CRD_PRESENT: "true" if objects.crd_present else "false",
                 sources.LISTED: ",".join(objects.listed()),
                 "kgctl-py.squat.ai/version": __version__,
+                **({sources.SERVER_TIME: str(server)} if (server := objects.server_time()) is not None else {}),
             }
         },
         "items": items,

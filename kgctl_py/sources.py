@@ -25,6 +25,8 @@ CRD_PRESENT = "kgctl-py.squat.ai/peer-crd"
 # The kinds the snapshot read, comma-separated: "Pod" means the Kilo pods were
 # listed (even if there were none), "DaemonSet" that kube-system/kilo was looked up.
 LISTED = "kgctl-py.squat.ai/listed"
+# The API server's clock (its HTTP Date) when the snapshot was taken, next to captured-at (ours).
+SERVER_TIME = "kgctl-py.squat.ai/server-time"
 
 
 @dataclass
@@ -43,17 +45,20 @@ class ClusterObjects:
     daemonset_listed: bool = False
     # The API server's Date header after the reads (live only); see ``server_time``.
     server_date: str | None = None
+    # Why Kilo's DaemonSet could not be read (e.g. RBAC), with the command to check.
+    daemonsets_error: str = ""
+    # The API server's clock and this machine's (Unix seconds) when read: live, or
+    # as a snapshot recorded them at capture. Doctor compares them (clock skew).
+    server_now: int | None = None
+    local_now: int | None = None
 
     def server_time(self) -> int | None:
-        """The API server's clock in Unix seconds, if it sent a valid Date header."""
-        if not self.server_date:
-            return None
-        import email.utils
-
-        try:
-            return int(email.utils.parsedate_to_datetime(self.server_date).timestamp())
-        except (TypeError, ValueError, IndexError, OverflowError):
-            return None
+        """The API server's clock in Unix seconds: from its Date header, or as a snapshot recorded it."""
+        if self.server_date:
+            parsed = http_date(self.server_date)
+            if parsed is not None:
+                return parsed
+        return self.server_now
 
     def listed(self) -> list[str]:
         """The kinds read, for the snapshot's LISTED annotation."""
@@ -81,7 +86,7 @@ class Want:
 # graph and showconf: kgctl's reads.
 MESH = Want(require_crd=True)
 # doctor: a 403 on pods fails the checks that need them, not the run.
-DOCTOR = Want(pods=True, pods_optional=True)
+DOCTOR = Want(pods=True, pods_optional=True, daemonset=True)
 SNAPSHOT = Want(pods=True, pods_optional=True, daemonset=True)
 # TAB completion: one list call, no CRD check (a failing list means no names).
 NODE_NAMES = Want(peers=False, crd=False)
@@ -168,6 +173,7 @@ def fetch(client: Api, want: Want = DOCTOR, warn: Callable[[str], None] | None =
                 warn(err.message)
     daemonsets: list[dict[str, Any]] = []
     daemonset_listed = False
+    daemonsets_error = ""
     if want.daemonset:
         namespace, name = R.KILO_DAEMONSET
         try:
@@ -176,11 +182,28 @@ def fetch(client: Api, want: Want = DOCTOR, warn: Callable[[str], None] | None =
             daemonset_listed = True
         except NotFound:
             daemonset_listed = True
-        except ApiError:
-            pass  # best effort: the snapshot then says it was not captured
+        except Denied:
+            # Best effort: the snapshot then says it was not captured; doctor names the permission.
+            daemonsets_error = f"cannot read daemonset {namespace}/{name} (forbidden); check with: kubectl auth can-i get daemonsets.apps -n {namespace}"
+        except ApiError as err:
+            daemonsets_error = f"cannot read daemonset {namespace}/{name}: {err.message}"
     server = getattr(getattr(client, "auth", None), "server", "")
     date = getattr(client, "server_date", None)
-    return ClusterObjects(nodes, peers, pods, crd, 0, server, pods_listed, daemonsets, daemonset_listed, date if isinstance(date, str) else None)
+    objects = ClusterObjects(nodes, peers, pods, crd, 0, server, pods_listed, daemonsets, daemonset_listed, date if isinstance(date, str) else None)
+    objects.daemonsets_error = daemonsets_error
+    objects.server_now = objects.server_time()
+    objects.local_now = int(time.time())
+    return objects
+
+
+def http_date(date: str) -> int | None:
+    """An HTTP Date header as Unix seconds, or None."""
+    import email.utils
+
+    try:
+        return int(email.utils.parsedate_to_datetime(date).timestamp())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
 
 
 def _parse_snapshot_text(text: str, name: str) -> Any:
@@ -292,7 +315,10 @@ def read_snapshot(path: str, now: int | None = None) -> ClusterObjects:
     else:
         # A plain `kubectl get` dump: what it holds is all we know was read.
         pods_listed, daemonset_listed = bool(pods), bool(daemonsets)
-    return ClusterObjects(nodes, peers, pods, crd_present, now, name, pods_listed, daemonsets, daemonset_listed)
+    objects = ClusterObjects(nodes, peers, pods, crd_present, now, name, pods_listed, daemonsets, daemonset_listed)
+    objects.server_now = parse_go_int64(str(notes.get(SERVER_TIME, "")))
+    objects.local_now = parse_go_int64(str(notes.get(CAPTURED_AT, "")))
+    return objects
 
 
 def _as_dict(value: Any) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from kgctl_py.cli.completion_cmd import completion
 from kgctl_py.cli.connect_cmd import connect
 from kgctl_py.cli.doctor_cmd import doctor
 from kgctl_py.cli.snapshot_cmd import snapshot
+from kgctl_py.cli.status_cmd import status
 
-for _command in (graph, showconf, connect, doctor, snapshot, completion):
+for _command in (graph, showconf, status, connect, doctor, snapshot, completion):
     cli.add_command(_command)

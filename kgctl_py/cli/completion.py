@@ -44,6 +44,29 @@ def _ready_names(ctx: click.Context, kind: str) -> list[str]:
     return []
 
 
+def member_names(ctx: click.Context) -> list[str]:
+    """Names of every node, then every peer (ready or not): what ``status`` shows."""
+    try:
+        from kgctl_py import sources
+        from kgctl_py.cli import settings
+        from kgctl_py.mesh.cluster import Cluster
+
+        s = settings(ctx)
+        if s.snapshot == "-":
+            return []
+        timeout = min(s.request_timeout, COMPLETION_TIMEOUT)
+        nodes = sources.load(s, sources.NODE_NAMES, timeout=timeout).nodes
+        try:
+            peers = sources.load(s, sources.PEER_NAMES, timeout=timeout).peers
+        except Exception:  # noqa: BLE001  (no Peer CRD: node names only)
+            peers = []
+        cluster = Cluster.from_objects(nodes, peers, s.topology_label)
+        names = [n.name for n in cluster.nodes] + [p.name for p in cluster.peers] + [p.name for p in cluster.invalid_peers]
+        return [n for n in dict.fromkeys(names) if n]
+    except BaseException:  # noqa: BLE001  (completion must never raise, not even on ^C)
+        return []
+
+
 def context_names(kubeconfig: str | None) -> list[str]:
     """The kubeconfig's context names (``--kubeconfig``, else KUBECONFIG merged), first definition wins."""
     try:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from kgctl_py.doctor import live, pre, static
+from kgctl_py.doctor import live, mesh_checks, pre, static
 from kgctl_py.doctor.model import Check, Finding, Severity
 
 if TYPE_CHECKING:
@@ -42,20 +42,30 @@ CHECKS: list[Check] = [
           "kubectl apply -f https://raw.githubusercontent.com/squat/kilo/main/manifests/crds.yaml", static.kilo_crd),
     Check("kilo.annotations", "kilo", "Kilo's node annotations are present and parse", FAIL,
           "check the node's Kilo pod; fix or remove forced annotations (kubectl annotate node NODE KEY-)", static.kilo_annotations),
+    Check("kilo.hidden", "kilo", "every node and peer is in the mesh, or named with Kilo's reason", FAIL,
+          "kgctl-py status NAME", mesh_checks.kilo_hidden),
     Check("kilo.last-seen", "kilo", "every node checked in within 60 s", FAIL,
           "check the node's Kilo pod, and this machine's clock", static.kilo_last_seen),
     Check("kilo.endpoint", "kilo", "leaders have public endpoints on --port", FAIL,
           "kubectl annotate node LEADER kilo.squat.ai/force-endpoint=<public IP>:51820", static.kilo_endpoint),
+    Check("kilo.leader", "kilo", "each location's elected leader, and why", INFO,
+          "kubectl annotate node NODE kilo.squat.ai/leader=true", mesh_checks.kilo_leader),
+    Check("kilo.keepalive", "kilo", "persistent keepalives are integers in 0..65535", FAIL,
+          "kubectl annotate node NODE --overwrite kilo.squat.ai/persistent-keepalive=25", mesh_checks.kilo_keepalive),
     Check("kilo.nat-keepalive", "kilo", "NAT'd nodes and peers keep their tunnels alive", WARN,
           "kubectl annotate node NODE kilo.squat.ai/persistent-keepalive=25", static.kilo_nat_keepalive),
     Check("kilo.location", "kilo", "nodes of a location share one private network", WARN,
           "give nodes in different networks different locations (kilo.squat.ai/location)", static.kilo_location),
+    Check("kilo.internal-ip", "kilo", "internal IPs are routable node addresses outside the cluster's ranges", FAIL,
+          "kubectl annotate node NODE --overwrite kilo.squat.ai/force-internal-ip=IP/PREFIX, or Kilo's --internal-cidr", mesh_checks.kilo_internal_ip),
     Check("kilo.granularity", "kilo", "all nodes agree on the mesh granularity", FAIL,
           "run every Kilo with the same --mesh-granularity", static.kilo_granularity),
     Check("kilo.cidr-overlap", "kilo", "pod CIDRs, Kilo subnet and allowed IPs do not overlap", FAIL,
           "change one of the overlapping ranges", static.kilo_cidr_overlap),
     Check("kilo.peers", "kilo", "Peers are valid and keys are unique", FAIL,
           "kubectl edit peer NAME", static.kilo_peers),
+    Check("kilo.agent", "kilo", "Kilo's flags agree with the annotations and kgctl-py's flags", FAIL,
+          "kubectl -n kube-system edit daemonset kilo", mesh_checks.kilo_agent),
     Check("node.pod-cidr", "node", "every node has a pod CIDR for Kilo to route", FAIL,
           "start the K3s server with --cluster-cidr so that every node gets a spec.podCIDR", pre.pod_cidr, pre=True, pre_only=True),
     Check("node.public-address", "node", "every planned location has a node with a public address", FAIL,

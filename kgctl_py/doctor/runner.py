@@ -141,9 +141,23 @@ def load_input(settings: Any) -> tuple[StaticInput, Any]:
             session.close()
         raise
     pods = kilo_pods(objects.pods)
-    inp = build_input(objects.nodes, objects.peers, pods=pods if objects.pods_listed else None, crd_present=objects.crd_present, now=objects.now,
+    live = settings.snapshot is None
+    server_now = objects.server_time()
+    # Kilo judges last-seen by the reader's clock; the API server's is the one the nodes agree with.
+    if settings.now is not None:
+        now, now_from = settings.now, "--now"
+    elif not live:
+        now, now_from = objects.now, "capture"
+    elif server_now is not None:
+        now, now_from = server_now, "server"
+    else:
+        now, now_from = objects.now, "local"
+    inp = build_input(objects.nodes, objects.peers, pods=pods if objects.pods_listed else None, crd_present=objects.crd_present, now=now,
                       port=settings.port, granularity=Granularity(settings.mesh_granularity), topology_label=settings.topology_label,
-                      snapshot=settings.snapshot is not None)
+                      snapshot=not live, daemonsets=objects.daemonsets if objects.daemonset_listed else None, daemonsets_error=objects.daemonsets_error)
+    inp.now_from = now_from
+    # Both clocks: live as read, offline as the snapshot recorded them at capture.
+    inp.local_now, inp.server_now = (objects.local_now, server_now) if server_now is not None else (None, None)
     if forbidden:
         can_i = f"{kubectl_prefix(settings.kubeconfig, settings.context)} auth can-i list pods --all-namespaces"
         inp.pods_problem = f"cannot list the Kilo pods: {forbidden[0]} (check with: {can_i})"

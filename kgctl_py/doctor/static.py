@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from kgctl_py.doctor import hints, k3s
+from kgctl_py.doctor import hints, k3s, mesh_checks
 from kgctl_py.doctor.model import Finding, Status
 from kgctl_py.mesh import annotations as ann
 from kgctl_py.mesh.cluster import Cluster, KgctlError, Options, topology_for_graph
@@ -19,7 +19,7 @@ from kgctl_py.mesh.endpoint import parse_endpoint
 from kgctl_py.mesh.ipnet import IPNet, is_public, normalize_ip, parse_ip, parse_network
 from kgctl_py.mesh.key import key_str, parse_key
 from kgctl_py.mesh.model import DEFAULT_SUBNET, READY_WINDOW_SECONDS, Granularity, Node
-from kgctl_py.mesh.topology import Topology
+from kgctl_py.mesh.topology import LEADER_ANNOTATED, Topology
 
 P, W, F, S = Status.PASS, Status.WARN, Status.FAIL, Status.SKIP
 # Kilo's default check-in period; last-seen further in the future than this is clock skew.
@@ -45,6 +45,14 @@ class StaticInput:
     pre: bool = False
     topology: Topology | None = None
     topology_error: str = ""
+    # The DaemonSets read (None: not captured) or why they could not be read.
+    daemonsets: list[dict[str, Any]] | None = None
+    daemonsets_error: str = ""
+    # How ``now`` was chosen: "--now", "capture" (a snapshot's time) or "server"/"local" clock.
+    now_from: str = ""
+    # This machine's clock and the API server's (its HTTP Date), when read live.
+    local_now: int | None = None
+    server_now: int | None = None
 
     @property
     def ready_nodes(self) -> list[Node]:
@@ -62,6 +70,8 @@ def build_input(
     granularity: Granularity = Granularity.AUTO,
     topology_label: str = "topology.kubernetes.io/region",
     snapshot: bool = False,
+    daemonsets: list[dict[str, Any]] | None = None,
+    daemonsets_error: str = "",
 ) -> StaticInput:
     from kgctl_py import shapes
 
@@ -71,7 +81,8 @@ def build_input(
     shaped_nodes = [shapes.node(o) for o in node_objs]
     shaped_peers = [shapes.peer(o) for o in peer_objs if isinstance(o, dict)]
     shaped_pods = [shapes.pod(o) for o in pods or [] if isinstance(o, dict)]
-    inp = StaticInput(shaped_nodes, cluster.nodes, shaped_peers, cluster, shaped_pods, crd_present, now, port, granularity, snapshot, pods is not None)
+    inp = StaticInput(shaped_nodes, cluster.nodes, shaped_peers, cluster, shaped_pods, crd_present, now, port, granularity, snapshot, pods is not None,
+                      daemonsets=daemonsets, daemonsets_error=daemonsets_error)
     try:
         inp.topology = topology_for_graph(cluster, Options(granularity=granularity, port=port), now)
     except KgctlError as err:
@@ -254,6 +265,8 @@ def kilo_annotations(inp: StaticInput) -> list[Finding]:
             soft.append(f"{ann.GRANULARITY} is missing (kgctl's --mesh-granularity auto needs it)")
         elif ann.node_granularity({ann.GRANULARITY: granularity}) == "":
             bad.append(f"{ann.GRANULARITY}={granularity!r} is not 'location' or 'full'")
+        extra = mesh_checks.annotation_problems(notes)
+        soft += extra
         subnet = (obj.get("spec") or {}).get("podCIDR")
         if subnet is None:
             bad.append("spec.podCIDR is missing")
@@ -263,15 +276,31 @@ def kilo_annotations(inp: StaticInput) -> list[Finding]:
             out.append(Finding(F, node.name, "; ".join(bad + soft),
                                hint=f"check the Kilo pod on {node.name} ({hints.kilo_logs(node.name)}); fix or remove forced annotations with kubectl annotate node {node.name} KEY-"))
         elif soft:
-            out.append(Finding(W, node.name, "; ".join(soft)))
+            hint = f"fix the value, or remove a key Kilo ignores: kubectl annotate node {node.name} KEY-" if extra else ""
+            out.append(Finding(W, node.name, "; ".join(soft), hint=hint))
         else:
             out.append(Finding(P, node.name, "key, endpoint, internal-ip, last-seen and granularity parse"))
     return out
 
 
+_WHEN = {"--now": "at --now", "capture": "at capture time", "server": "by the API server's clock", "local": "by this machine's clock"}
+
+
+def _clock(ts: int) -> str:
+    import datetime
+
+    try:
+        return datetime.datetime.fromtimestamp(ts, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except (OverflowError, OSError, ValueError):
+        return str(ts)
+
+
 def kilo_last_seen(inp: StaticInput) -> list[Finding]:
     out: list[Finding] = []
-    when = "at capture time" if inp.snapshot else "by this machine's clock"
+    now_from = inp.now_from or ("capture" if inp.snapshot else "local")
+    when = _WHEN.get(now_from, "by this machine's clock")
+    # Only a time read from this machine's clock can be this machine's fault.
+    ours = now_from == "local"
     ages = []
     for obj, node in zip(inp.node_objs, inp.nodes):
         raw = _annotations(obj).get(ann.LAST_SEEN)
@@ -281,20 +310,31 @@ def kilo_last_seen(inp: StaticInput) -> list[Finding]:
         age = inp.now - node.last_seen
         ages.append(age)
         if age < -SKEW_TOLERANCE:
-            out.append(Finding(W, node.name, f"last seen {age_text(age)} in the future {when}: the clock of {node.name} or of this machine is skewed",
-                          hint="sync the clocks (timedatectl set-ntp true) on the node and on the machine running doctor"))
+            whose = f"the clock of {node.name} or of this machine is skewed" if ours else f"the clock of {node.name} is ahead" if now_from == "server" else "the time given is earlier than the node's check-in"
+            out.append(Finding(W, node.name, f"last seen {age_text(age)} in the future {when}: {whose}",
+                          hint="sync the clocks (timedatectl set-ntp true) on the node" + (" and on the machine running doctor" if ours else "")))
         elif age >= READY_WINDOW_SECONDS:
-            out.append(Finding(F, node.name, f"last seen {age_text(age)} ago {when} (limit {READY_WINDOW_SECONDS}s): Kilo drops the node from the mesh",
-                          hint=f"check the Kilo pod on {node.name}; if every node looks stale, check this machine's clock (date -u)"))
+            hint = f"check the Kilo pod on {node.name}" + ("; if every node looks stale, check this machine's clock (date -u)" if ours else "")
+            out.append(Finding(F, node.name, f"last seen {age_text(age)} ago {when} (limit {READY_WINDOW_SECONDS}s): Kilo drops the node from the mesh", hint=hint))
         else:
             out.append(Finding(P, node.name, f"last seen {age_text(age)} ago"))
     stale = [a for a in ages if a >= READY_WINDOW_SECONDS]
-    if ages and len(stale) == len(ages) and len(ages) > 1 and not inp.snapshot:
+    if ages and len(stale) == len(ages) and len(ages) > 1 and ours:
         # Every node stale by about the same amount: more likely our clock than the mesh.
         spread = max(ages) - min(ages)
         if spread < 2 * READY_WINDOW_SECONDS:
             out.append(Finding(W, "cluster", f"every node looks {age_text(min(ages))}+ stale: the clock of the machine running doctor may be ahead (clock skew)", "cluster",
                           hint="compare `date -u` here with a node's; or pass --now"))
+    if inp.server_now is not None and inp.local_now is not None:
+        skew = inp.local_now - inp.server_now
+        clocks = f"this machine {_clock(inp.local_now)}, API server {_clock(inp.server_now)}" + (" at capture" if inp.snapshot else "")
+        if abs(skew) > SKEW_TOLERANCE:
+            direction = "ahead of" if skew > 0 else "behind"
+            judged = "freshness judged by the server's clock" if now_from == "server" else f"freshness judged {when}"
+            out.append(Finding(W, "this-machine", f"this machine's clock is {age_text(skew)} {direction} the API server's ({clocks}); {judged}", "cluster",
+                          hint="sync this machine's clock: timedatectl set-ntp true"))
+        else:
+            out.append(Finding(P, "this-machine", f"clocks agree within {SKEW_TOLERANCE}s ({clocks})", "cluster"))
     return out
 
 
@@ -323,11 +363,15 @@ def kilo_endpoint(inp: StaticInput) -> list[Finding]:
                     problems.append(f"leader {leader}'s endpoint {ep} is private; other locations cannot reach it")
         if problems:
             port = ep.port if ep is not None else inp.port
-            out.append(Finding(F, subject, "; ".join(problems), kind,
-                          hint=f"kubectl annotate node {leader} --overwrite {ann.FORCE_ENDPOINT}=<public IP>:{port}"))
+            hint = f"kubectl annotate node {leader} --overwrite {ann.FORCE_ENDPOINT}=<public IP>:{port}"
+            if s.leader_reason == LEADER_ANNOTATED and len(s.hostnames) > 1:
+                # The annotation beat a node that may have a public endpoint.
+                problems.append(f"{leader} leads because of its {ann.LEADER} annotation")
+                hint += f"; or move the leadership: kubectl annotate node {leader} {ann.LEADER}-"
+            out.append(Finding(F, subject, "; ".join(problems), kind, hint=hint))
         else:
             note = "" if multi else " (one location: it need not be public)"
-            out.append(Finding(P, subject, f"leader {leader} endpoint {ep}{note}", kind))
+            out.append(Finding(P, subject, f"leader {leader} endpoint {ep}{note}; elected as {s.leader_reason}", kind))
     return out
 
 
@@ -504,8 +548,13 @@ def kilo_peers(inp: StaticInput) -> list[Finding]:
             owners.setdefault(peer.public_key, []).append(("peer", peer.name))
     for key, who in owners.items():
         if len(who) > 1:
-            names = ", ".join(f"{k} {n}" for k, n in who)
-            for kind, name in who[1:]:
+            if len(set(who)) == 1:
+                kind, name = who[0]
+                out.append(Finding(F, name, f"{kind} {name} appears {len(who)} times in the input with the same public key {key_str(key)[:8]}…", kind,
+                              hint=f"remove the duplicate {kind} {name} (a snapshot that lists it twice?)"))
+                continue
+            names = ", ".join(f"{k} {n}" + (" (listed more than once)" if who.count((k, n)) > 1 else "") for k, n in dict.fromkeys(who))
+            for kind, name in list(dict.fromkeys(who))[1:]:
                 out.append(Finding(F, name, f"public key {key_str(key)[:8]}… is shared by {names}: WireGuard can only route to one of them", kind,
                               hint="give each node and peer its own key pair (wg genkey | wg pubkey)"))
     if not out:

@@ -63,6 +63,8 @@ class Segment:
     allowed_location_ips: list[IPNet]
     # None until allocated; NIL_NET when the subnet was exhausted.
     wireguard_ip: Address | _NilNet | None = None
+    # Which of Kilo's election rules chose the leader (``elect_leader``).
+    leader_reason: str = ""
 
     @property
     def leader_name(self) -> str:
@@ -195,8 +197,15 @@ def segment_location(node: Node, granularity: Granularity) -> str:
     return LOGICAL_PREFIX + node.location
 
 
-def find_leader(nodes: list[Node]) -> int:
-    """Kilo's ``findLeader``: nodes are sorted by name.
+# Why ``elect_leader`` chose its node, for doctor and ``status``.
+LEADER_ANNOTATED_PUBLIC = "annotated kilo.squat.ai/leader, with a public endpoint"
+LEADER_ANNOTATED = "annotated kilo.squat.ai/leader (no annotated node has a public endpoint)"
+LEADER_PUBLIC = "first in name order with a public endpoint (no node is annotated kilo.squat.ai/leader)"
+LEADER_FIRST = "first in name order (no node is annotated kilo.squat.ai/leader or has a public endpoint)"
+
+
+def elect_leader(nodes: list[Node]) -> tuple[int, str]:
+    """Kilo's ``findLeader`` and the rule that decided: nodes are sorted by name.
 
     The first node annotated as leader with a public endpoint wins, then the
     first annotated one, then the first with a public endpoint, then the first.
@@ -207,15 +216,19 @@ def find_leader(nodes: list[Node]) -> int:
         ip = node.endpoint.ip if node.endpoint is not None and node.endpoint.dns is None else None
         if node.leader:
             if is_public(ip):
-                return i
+                return i, LEADER_ANNOTATED_PUBLIC
             leaders.append(i)
         if ip is not None and is_public(ip):
             public.append(i)
     if leaders:
-        return leaders[0]
+        return leaders[0], LEADER_ANNOTATED
     if public:
-        return public[0]
-    return 0
+        return public[0], LEADER_PUBLIC
+    return 0, LEADER_FIRST
+
+
+def find_leader(nodes: list[Node]) -> int:
+    return elect_leader(nodes)[0]
 
 
 def deduplicate_peer_ips(peers: list[Peer]) -> list[Peer]:
@@ -308,7 +321,7 @@ def build_topology(
     for location, members in by_location.items():
         # Sort so the result is stable.
         members.sort(key=lambda n: n.name)
-        leader = find_leader(members)
+        leader, leader_reason = elect_leader(members)
         if location == t.location and members[leader].name == hostname:
             t.leader = True
         allowed_ips: list[AllowedIP] = []
@@ -340,6 +353,7 @@ def build_topology(
                 leader=leader,
                 private_ips=private_ips,
                 allowed_location_ips=location_ips,
+                leader_reason=leader_reason,
             )
         )
     # Sort the segments and peers so the result is stable.

@@ -41,7 +41,7 @@ def apply_case(doc: dict[str, Any], case: dict[str, Any]) -> dict[str, Any]:
     items = []
     for item in doc["items"]:
         name = item["metadata"]["name"]
-        section = {"Node": "nodes", "Peer": "peers", "Pod": "pods"}[item["kind"]]
+        section = {"Node": "nodes", "Peer": "peers", "Pod": "pods", "DaemonSet": "daemonsets"}[item["kind"]]
         patches = case.get(section) or {}
         if name in patches:
             if patches[name] is None:
@@ -56,10 +56,14 @@ def apply_case(doc: dict[str, Any], case: dict[str, Any]) -> dict[str, Any]:
 
 
 def split(doc: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
-    kinds: dict[str, list[dict[str, Any]]] = {"Node": [], "Peer": [], "Pod": []}
+    kinds: dict[str, list[dict[str, Any]]] = {"Node": [], "Peer": [], "Pod": [], "DaemonSet": []}
     for item in doc["items"]:
         kinds[item["kind"]].append(item)
     return kinds["Node"], kinds["Peer"], kinds["Pod"]
+
+
+def daemonsets(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    return [i for i in doc["items"] if i["kind"] == "DaemonSet"]
 
 
 def write(doc: dict[str, Any], path: os.PathLike[str] | str) -> str:

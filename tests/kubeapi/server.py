@@ -12,6 +12,7 @@ import base64
 import binascii
 import concurrent.futures
 import copy
+import email.utils
 import functools
 import hmac
 import json
@@ -198,6 +199,9 @@ class KubeAPIServer:
         # Page every list at this many items even without a limit (a server that pages anyway).
         self.list_page_cap: int | None = None
         self.read_stats = {"cache": 0, "etcd": 0, "etcd_items": 0}  # lists from the cache; etcd reads (gets and lists)
+        # Seconds the server's clock runs ahead of this machine's: shifts the Date header and
+        # the served last-seen alike, as a cluster whose nodes agree with the server would.
+        self.clock_offset = 0
         self.requests: list[RequestRecord] = []
         self.store = Store()
         self.registry = Registry(self.store)
@@ -279,6 +283,7 @@ class KubeAPIServer:
     async def _astart(self) -> None:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._handle)
+        app.on_response_prepare.append(self._date_header)
         # handler_cancellation: a client that goes away ends its watch (or stalled fault) at once.
         self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=0.5)
         await self._runner.setup()
@@ -412,7 +417,11 @@ class KubeAPIServer:
     # --- last-seen time shift ------------------------------------------------------------------
 
     def _offset(self) -> int:
-        return int(time.time()) - self.captured_at if self.captured_at is not None else 0
+        return int(time.time()) + self.clock_offset - self.captured_at if self.captured_at is not None else 0
+
+    async def _date_header(self, request: web.Request, response: web.StreamResponse) -> None:
+        if self.clock_offset:
+            response.headers["Date"] = email.utils.formatdate(time.time() + self.clock_offset, usegmt=True)
 
     def _shift(self, obj: Obj, offset: int) -> Obj:
         """Serve a Node with an integer last-seen moved by ``offset`` seconds (copying only what changes)."""

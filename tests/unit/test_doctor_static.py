@@ -19,7 +19,7 @@ STATIC = [c for c in CHECKS if c.static]
 def _input(doc):
     nodes, peers, pods = fx.split(doc)
     crd = doc["metadata"]["annotations"].get("kgctl-py.squat.ai/peer-crd") != "false"
-    return build_input(nodes, peers, pods=pods, crd_present=crd, now=fx.CAPTURED_AT)
+    return build_input(nodes, peers, pods=pods, crd_present=crd, now=fx.CAPTURED_AT, daemonsets=fx.daemonsets(doc))
 
 
 def _run_all(inp):
@@ -72,6 +72,12 @@ def _related(case, cid):
         ("pod-cidr-missing", "kilo.annotations"), ("external-ip-missing", "node.public-address"),
         ("external-ip-disagrees-with-endpoint", "kilo.endpoint"),
         ("stale-node", "kilo.endpoint"),
+        # A node or peer that Kilo drops is also named by kilo.hidden.
+        ("bad-key", "kilo.hidden"), ("stale-node", "kilo.hidden"), ("invalid-peer", "kilo.hidden"), ("invalid-peer", "kilo.keepalive"),
+        ("hidden-no-pod-cidr", "kilo.annotations"), ("granularity-disagrees", "kilo.agent"),
+        ("leader-by-name-order", "k3s.node-external-ip"), ("leader-by-name-order", "kilo.endpoint"),
+        ("leader-annotation-elects-a-private-endpoint", "k3s.node-external-ip"),
+        ("agent-granularity-differs-from-annotations", "kilo.granularity"),
     }
     return (case["name"], cid) in pairs
 
@@ -123,3 +129,68 @@ def test_static_checks_on_1000_nodes_are_fast_enough_to_run():
     results = _run_all(inp)
     assert time.monotonic() - started < 30
     assert all(f.status != Status.FAIL for f in results["kilo.cidr-overlap"])
+
+
+def test_healthy_fixture_carries_what_the_real_kilo_agent_writes():
+    nodes, _, _ = fx.split(fx.healthy())
+    for node in nodes:
+        notes = node["metadata"]["annotations"]
+        # kg writes the force-endpoint value into endpoint, and an empty CNI compatibility IP.
+        assert notes["kilo.squat.ai/endpoint"] == notes["kilo.squat.ai/force-endpoint"]
+        assert notes["kilo.squat.ai/cni-compatibility-ip"] == ""
+        assert isinstance(__import__("json").loads(notes["kilo.squat.ai/discovered-endpoints"]), dict)
+    srv1 = nodes[0]["metadata"]["annotations"]["kilo.squat.ai/discovered-endpoints"]
+    assert set(next(iter(__import__("json").loads(srv1).values()))) == {"IP", "Port", "Zone"}
+
+
+@pytest.mark.parametrize("notes", [
+    {"kilo.squat.ai/wireguard-ip": "", "kilo.squat.ai/discovered-endpoints": ""},
+    {"kilo.squat.ai/internal-ip": "", "kilo.squat.ai/force-internal-ip": ""},
+    {"kilo.squat.ai/discovered-endpoints": "null", "kilo.squat.ai/allowed-location-ips": "10.9.0.0/16,10.10.0.0/16"},
+    {"kilo.squat.ai/last-seen": str(fx.CAPTURED_AT - 30)},
+], ids=["empty-wireguard-ip", "no-internal-ip", "null-discovered", "last-seen-one-period-ago"])
+def test_values_the_kilo_agent_writes_pass_the_annotation_check(notes):
+    doc = fx.apply_case(fx.healthy(), {"nodes": {"aws2": {"metadata": {"annotations": notes}}}})
+    findings = [f for f in _run_all(_input(doc))["kilo.annotations"] if f.subject == "aws2"]
+    assert findings and all(f.status == Status.PASS for f in findings), findings
+
+
+def test_every_annotation_key_typo_names_the_closest_key():
+    from kgctl_py.doctor.mesh_checks import KNOWN_KEYS, annotation_problems
+
+    for key in KNOWN_KEYS:
+        typo = key[:-2] + key[-1] + key[-2]  # swap the last two letters
+        if typo in KNOWN_KEYS:
+            continue
+        (problem,) = annotation_problems({typo: "x"})
+        assert f"did you mean {key}?" in problem, (typo, problem)
+    (spaced,) = annotation_problems({"kilo.squat.ai/allowed-location-ips": "10.9.0.0/16, 10.10.0.0/16"})
+    assert "' 10.10.0.0/16'" in spaced and "does not strip spaces" in spaced
+    (retired,) = annotation_problems({"kilo.squat.ai/force-external-ip": "1.2.3.4"})
+    assert "use kilo.squat.ai/force-endpoint" in retired
+
+
+WRONG = [None, "text", 7, [], ["x"], {"a": 1}, True]
+
+
+@pytest.mark.parametrize("wrong", WRONG, ids=repr)
+def test_new_checks_take_every_shape_the_readers_hand_them(wrong):
+    from kgctl_py.doctor import mesh_checks
+
+    doc = fx.healthy()
+    nodes, peers, pods = fx.split(doc)
+    ds = fx.daemonsets(doc)[0]
+    bent_nodes = [
+        fx.merge_patch(nodes[0], {"metadata": {"annotations": {"kilo.squat.ai/persistent-keepalive": None}}}) | {"status": wrong},
+        {**nodes[1], "spec": wrong},
+        {**nodes[2], "metadata": {**nodes[2]["metadata"], "annotations": wrong}},
+        nodes[3] | {"metadata": wrong},
+    ]
+    bent_peers = [{**peers[0], "spec": {**peers[0]["spec"], "persistentKeepalive": wrong}}, {"kind": "Peer", "spec": wrong}, wrong]
+    bent_ds = [ds | {"spec": wrong}, {"metadata": {"labels": {"app.kubernetes.io/name": "kilo"}}, "spec": {"template": {"spec": {"containers": [{"name": "kilo", "args": wrong, "command": wrong}, wrong]}}}}, wrong]
+    for daemonsets in ([bent_ds[0]], [bent_ds[1]], [bent_ds[2]], bent_ds):
+        inp = build_input(bent_nodes, bent_peers, pods=pods, now=fx.CAPTURED_AT, daemonsets=daemonsets)
+        # The older checks' shapes are issue 11's (hostile helper).
+        for run in (mesh_checks.kilo_hidden, mesh_checks.kilo_keepalive, mesh_checks.kilo_internal_ip, mesh_checks.kilo_leader, mesh_checks.kilo_agent):
+            for f in run(inp):
+                assert f.subject and f.status in Status, (run.__name__, f)

@@ -1,0 +1,109 @@
+"""The Kilo agent's flags, read from the Kilo DaemonSet's container args.
+
+``kg`` parses its flags with pflag: ``--flag value`` or ``--flag=value``;
+``--service-cidr`` may repeat and takes comma lists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+KILO_LABEL = ("app.kubernetes.io/name", "kilo")
+
+# kg's defaults (cmd/kg/main.go, pkg/mesh, pkg/wireguard).
+DEFAULT_GRANULARITY = "location"
+DEFAULT_PORT = 51820
+DEFAULT_MTU = 1420
+
+
+@dataclass
+class AgentFlags:
+    daemonset: str  # namespace/name
+    container: str
+    args: list[str]
+    granularity: str | None = None
+    port: str | None = None
+    subnet: str | None = None
+    mtu: str | None = None
+    service_cidrs: list[str] = field(default_factory=list)
+    internal_cidrs: list[str] = field(default_factory=list)
+    topology_label: str | None = None
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def is_kilo(ds: dict[str, Any]) -> bool:
+    meta = _dict(ds.get("metadata"))
+    labels = _dict(meta.get("labels"))
+    if labels.get(KILO_LABEL[0]) == KILO_LABEL[1]:
+        return True
+    return meta.get("name") == "kilo"
+
+
+def _values(args: list[str], flag: str) -> list[str]:
+    out = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if arg == flag and i + 1 < len(args):
+            out.append(args[i + 1])
+            i += 2
+            continue
+        if arg.startswith(flag + "="):
+            out.append(arg[len(flag) + 1 :])
+        i += 1
+    return out
+
+
+def _last(args: list[str], flag: str) -> str | None:
+    values = _values(args, flag)
+    return values[-1] if values else None
+
+
+def _kg_container(ds: dict[str, Any]) -> tuple[str, list[str]] | None:
+    spec = _dict(_dict(_dict(ds.get("spec")).get("template")).get("spec"))
+    containers = spec.get("containers")
+    found = None
+    for c in containers if isinstance(containers, list) else []:
+        if not isinstance(c, dict):
+            continue
+        parts = [v for v in (c.get("command"), c.get("args")) if isinstance(v, list)]
+        argv = [a for part in parts for a in part if isinstance(a, str)]
+        name = str(c.get("name") or "")
+        image = str(c.get("image") or "")
+        # The container that runs kg: named kilo, a kilo image, or a kg command.
+        if name == "kilo" or "kilo" in image or any(a.endswith("/kg") or a == "kg" for a in argv[:1]):
+            return name, argv
+        if found is None:
+            found = (name, argv)
+    return found
+
+
+def flags(daemonsets: list[dict[str, Any]] | None) -> AgentFlags | None:
+    """The first Kilo DaemonSet's kg flags, or None when there is none."""
+    for ds in daemonsets or []:
+        if not isinstance(ds, dict) or not is_kilo(ds):
+            continue
+        found = _kg_container(ds)
+        if found is None:
+            continue
+        name, argv = found
+        meta = _dict(ds.get("metadata"))
+        split = [p.strip() for v in _values(argv, "--service-cidr") for p in v.split(",") if p.strip()]
+        internal = [p.strip() for v in _values(argv, "--internal-cidr") for p in v.split(",") if p.strip()]
+        return AgentFlags(
+            daemonset=f"{meta.get('namespace', '')}/{meta.get('name', '')}",
+            container=name,
+            args=argv,
+            granularity=_last(argv, "--mesh-granularity"),
+            port=_last(argv, "--port"),
+            subnet=_last(argv, "--subnet"),
+            mtu=_last(argv, "--mtu"),
+            service_cidrs=split,
+            internal_cidrs=internal,
+            topology_label=_last(argv, "--topology-label"),
+        )
+    return None
