@@ -51,11 +51,35 @@ def node_args(spec: LabSpec, node: NodeSpec, metrics_bind: bool = True) -> list[
     return args
 
 
+def node_endpoint(node: NodeSpec, force: str | None = None) -> str:
+    """The `endpoint` annotation kg writes: the forced endpoint if any, else the private address."""
+    if force:
+        return force
+    return f"{node.public_ip}:{PORT}" if node.public_ip else f"{node.private_addr}:{PORT}"
+
+
+def discovered_endpoints(dump: str, natted: set[str]) -> str:
+    """kg's `discovered-endpoints`: for every peer in `wg show IFACE dump` that
+    keeps the tunnel alive (`natted` keys) and ever shook hands, where it was
+    last seen, as Go marshals a *net.UDPAddr."""
+    found: dict[str, dict[str, object]] = {}
+    for line in dump.splitlines()[1:]:
+        cols = line.split("\t")
+        if len(cols) < 5 or cols[0] not in natted or cols[4] in ("", "0") or cols[2] == "(none)":
+            continue
+        host, _, port = cols[2].rpartition(":")
+        found[cols[0]] = {"IP": host.strip("[]"), "Port": int(port), "Zone": ""}
+    return json.dumps(dict(sorted(found.items())), separators=(",", ":"))
+
+
 def node_object(spec: LabSpec, node: NodeSpec, public_key: str, now: float | None = None) -> Obj:
     now = time.time() if now is None else now
+    # As kg writes them: endpoint is the forced one when set, discovered
+    # endpoints are filled in by the lab's agent loop once handshakes happen.
     annotations = {
+        "kilo.squat.ai/cni-compatibility-ip": "",
         "kilo.squat.ai/discovered-endpoints": "{}",
-        "kilo.squat.ai/endpoint": f"{node.private_addr}:{PORT}",
+        "kilo.squat.ai/endpoint": node_endpoint(node),
         "kilo.squat.ai/granularity": "location",
         "kilo.squat.ai/internal-ip": node.private_ip,
         "kilo.squat.ai/key": public_key,

@@ -38,7 +38,7 @@ from .spec import LabSpec, NodeSpec, PeerSpec, blog_spec
 from .state import STATE_ROOT, ProcessRecord, State, teardown
 
 REPO = Path(__file__).resolve().parents[2]
-LAST_SEEN_PERIOD = 10.0  # Kilo refreshes last-seen about this often
+KILO_PERIOD = 30.0  # kg rewrites last-seen and discovered-endpoints this often
 
 
 class LabError(RuntimeError):
@@ -67,6 +67,8 @@ class LabNode:
     conf: str = ""  # `kgctl-py showconf node` output, leaders only
     pods: list[LabPod] = field(default_factory=list)
     next_pod: int = 2  # .1 is cni0
+    # kg gives a member's kilo0 no peers and lets the kernel pick its port.
+    member_port: int = field(default_factory=lambda: 32768 + secrets.randbelow(28000))
 
     @property
     def name(self) -> str:
@@ -155,8 +157,9 @@ class Lab:
             self._make_keys()
             self._start_api()
             self._configure_wireguard()
-            self._start_heartbeat()
             self._wait_handshakes(wait)
+            self.agent_tick()
+            self._start_heartbeat()
         except BaseException:
             self.down()
             raise
@@ -432,7 +435,8 @@ class Lab:
 
     def _apply(self, node: LabNode) -> None:
         """Make a node's kilo0, address and routes match its current config."""
-        conf = wg.with_private_key(node.conf if node.leader else "", node.private_key, wg.PORT)
+        port = wg.PORT if node.leader else node.member_port
+        conf = wg.with_private_key(node.conf if node.leader else "", node.private_key, port)
         path = os.path.join(node.wg_dir, f"{wg.IFACE}.conf")
         with open(path, "w") as f:
             os.fchmod(f.fileno(), 0o600)
@@ -663,17 +667,32 @@ class Lab:
 
         patch_object(self.api, "Node", self.node(node_name).name, patch)
 
+    def agent_tick(self) -> None:
+        """What each live kg writes every period: last-seen, its endpoint (the
+        forced one when set) and the endpoints its kilo0 discovered."""
+        natted = {p.public_key for p in self.peers.values() if p.spec.persistent_keepalive}
+        if self.spec.persistent_keepalive:
+            natted |= {n.public_key for n in self.nodes.values()}
+        for name in list(self.nodes):
+            node = self.nodes[name]
+            with self._lock:
+                if name in self._stale:
+                    continue
+                dump = wg.wg(node.ns, node.wg_dir, "show", wg.IFACE, "dump", check=False)
+                force = self.annotation(name, "kilo.squat.ai/force-endpoint")
+                self.annotate(name, {
+                    "kilo.squat.ai/last-seen": str(int(time.time())),
+                    "kilo.squat.ai/endpoint": kube.node_endpoint(node.spec, force),
+                    "kilo.squat.ai/discovered-endpoints": kube.discovered_endpoints(dump, natted),
+                })
+
     def _start_heartbeat(self) -> None:
         def beat() -> None:
-            while not self._stop.wait(LAST_SEEN_PERIOD):
-                now = str(int(time.time()))
-                for name in list(self.nodes):
-                    if name in self._stale:
-                        continue
-                    try:
-                        self.annotate(name, {"kilo.squat.ai/last-seen": now})
-                    except Exception:  # noqa: BLE001, S110 -- the server may be stopping; next period
-                        pass
+            while not self._stop.wait(KILO_PERIOD):
+                try:
+                    self.agent_tick()
+                except Exception:  # noqa: BLE001, S110 -- the server may be stopping; next period
+                    pass
 
         self._heartbeat = threading.Thread(target=beat, name="lab-last-seen", daemon=True)
         self._heartbeat.start()
