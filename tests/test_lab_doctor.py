@@ -17,6 +17,8 @@ failing finding, and every failing ping pair, must involve one of them.
 | 4 stale last-seen on hw1 | kilo.last-seen (hw1), pod.ping (pairs with hw1: dropped from the mesh) | - |
 | 5 certificate without ty1's public IP | api.tls-san (ty1) | - |
 | 6 node-args of tx1 without metrics-bind-address | k3s.metrics-bind-address (tx1) | - |
+| 8 203.0.113.10 routed into bd2's kilo0 | node.routes (bd2) | - |
+| 9 rp_filter=1 on bd2 (member) | node.routes (bd2) | - |
 | 7 ty1's peer ali1 removed by hand | wireguard.drift (ty1), wireguard.handshake (ty1), pod.ping (ty1 <-> ali1) | wireguard.handshake on ali1: ty1 ignores its handshakes, so they age past 3 min |
 
 Faults 3 and 4 change only the API, so the test calls `lab.resync()` (what
@@ -128,6 +130,21 @@ FAULTS = [
         {"wireguard.drift": ("fail", {"ty1.k3s"}), "wireguard.handshake": ("fail", {"ty1.k3s"}), "pod.ping": ("fail", set())},
         cut=pairs_between("ty1", "ali1"),
         allow={"wireguard.handshake": "ali1's handshakes with ty1 go unanswered; older than 3 min they fail"},
+    ),
+]
+
+FAULTS += [
+    Fault(
+        "node_routes-api-into-kilo0",
+        lambda lab: lab.fault_api_route_into_kilo("bd2"),
+        frozenset({"bd2"}),
+        {"node.routes": ("fail", {"bd2.k3s"})},
+    ),
+    Fault(
+        "rp_filter-strict-member",
+        lambda lab: lab.fault_strict_rp_filter("bd2"),
+        frozenset({"bd2"}),
+        {"node.routes": ("fail", {"bd2.k3s"})},
     ),
 ]
 

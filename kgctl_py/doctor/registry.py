@@ -23,6 +23,12 @@ def _tls(ctx: LiveContext) -> list[Finding]:
     return tls.check(auth.server, auth.insecure, auth.ca_data, ctx.static.node_objs, ctx.opts.api_port, min(ctx.opts.timeout, 10.0))
 
 
+def _routes(ctx: LiveContext) -> list[Finding]:
+    from kgctl_py.doctor import routes
+
+    return routes.check(ctx)
+
+
 def _host_ping(ctx: LiveContext) -> list[Finding]:
     from kgctl_py.doctor import hostping
 
@@ -64,6 +70,8 @@ CHECKS: list[Check] = [
           "add --tls-san <address> to the K3s server", _tls, needs_api=True, needs_network=True),
     Check("node.ip-forward", "node", "IP forwarding is on", FAIL,
           "sysctl -w net.ipv4.ip_forward=1 on the node", live.ip_forward, needs_api=True, needs_exec=True),
+    Check("node.routes", "node", "routes and rp_filter follow Kilo's topology", FAIL,
+          "compare ip route on the node with what Kilo installs; restart its Kilo pod", _routes, needs_api=True, needs_exec=True),
     Check("wireguard.handshake", "wireguard", "leaders shook hands with every peer in 3 min", FAIL,
           "check the leader's endpoint and UDP 51820 between leaders", live.handshake, needs_api=True, needs_exec=True),
     Check("wireguard.drift", "wireguard", "live WireGuard config matches kgctl-py's", FAIL,

@@ -648,6 +648,29 @@ class Lab:
         # Undo is the resync clear_faults() ends with: it restores kgctl-py's config.
         return self._record(f"peer {peer_name} removed from {leader.name}'s {wg.IFACE}", lambda: None)
 
+    def fault_api_route_into_kilo(self, node_name: str, address: str | None = None) -> str:
+        """8. A hand-made route sending the API server's address (default: the
+        K3s server's public IP) into kilo0, as in squat/kilo#308."""
+        node = self.node(node_name)
+        address = address or str(self.spec.server.public_ip)
+        netns.ip(node.ns, "route", "replace", f"{address}/32", "dev", wg.IFACE)
+        return self._record(f"{address} routed into {wg.IFACE} on {node.name}",
+                            lambda: netns.ip(node.ns, "route", "del", f"{address}/32", "dev", wg.IFACE, check=False))
+
+    def fault_strict_rp_filter(self, node_name: str) -> str:
+        """9. Strict reverse-path filtering (rp_filter=1) on all interfaces of a node."""
+        node = self.node(node_name)
+        keys = ["net.ipv4.conf.all.rp_filter", "net.ipv4.conf.eth0.rp_filter", f"net.ipv4.conf.{wg.IFACE}.rp_filter"]
+        old = {k: netns.read_sysctl(node.ns, k) for k in keys}
+        for k in keys:
+            netns.sysctl(node.ns, k, 1)
+
+        def undo() -> None:
+            for k, v in old.items():
+                netns.sysctl(node.ns, k, v)
+
+        return self._record(f"rp_filter=1 on {node.name}", undo)
+
     def annotation(self, node_name: str, key: str) -> str | None:
         from .api import get_object
 
