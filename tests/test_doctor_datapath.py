@@ -132,3 +132,105 @@ def test_rp_filter_strict_is_the_larger_of_all_and_the_interface() -> None:
 def test_node_routes_script_quotes_addresses() -> None:
     text = R.script(["203.0.113.9"])
     assert "ip route get 203.0.113.9" in text and "grep -H . /proc/sys/net/ipv4/conf/*/rp_filter" in text
+
+
+# --- pod.dns / pod.service ------------------------------------------------------------------------
+
+from kgctl_py.doctor import datapath as D  # noqa: E402
+from kgctl_py.doctor.kube import ExecOutcome  # noqa: E402
+
+# busybox 1.35 nslookup through the lab's DNAT'd ClusterIP (AAAA refused, A answered).
+NSLOOKUP_OK = """Server:\t\t10.43.0.10
+Address:\t10.43.0.10:53
+
+Name:\tkubernetes.default.svc.cluster.local
+Address: 10.43.0.1
+
+"""
+
+
+def test_pod_dns_judge_reads_the_answer_not_the_exit_code() -> None:
+    ok, detail = D.judge_nslookup(ExecOutcome(NSLOOKUP_OK, "** server can't find kubernetes.default.svc.cluster.local: REFUSED\n", 1))
+    assert ok and detail == "kubernetes.default.svc.cluster.local is 10.43.0.1"
+    ok, detail = D.judge_nslookup(ExecOutcome(";; connection timed out; no servers could be reached\n", "", 1))
+    assert not ok and detail == ";; connection timed out; no servers could be reached"
+    # A server that answers for another name does not count.
+    assert not D.judge_nslookup(ExecOutcome(NSLOOKUP_OK.replace("kubernetes.default", "other.default"), "", 0))[0]
+    assert D.judge_nslookup(ExecOutcome(error="timed out"))[1] == "exec failed: timed out"
+
+
+def test_pod_service_judge_connect() -> None:
+    assert D.judge_connect(ExecOutcome("", "", 0)) == (True, "TCP connect succeeded")
+    assert D.judge_connect(ExecOutcome("", "nc: timed out\n", 1)) == (False, "nc: timed out")
+
+
+def test_pod_dns_culprit_names_the_only_location_that_works() -> None:
+    text = D.culprit(["aliyun", "baidu"], ["ctyun"], ["ctyun"], "the cluster DNS (10.43.0.10)", "ctyun (ty1.k3s)")
+    assert text.startswith("only ctyun (ty1.k3s) gets through to the cluster DNS (10.43.0.10)")
+    assert D.culprit(["a", "b"], [], ["a"], "x").startswith("no location gets through to x")
+    assert D.culprit([], ["a"], ["a"], "x") == ""
+    # Failures elsewhere than "all but home" are left to the per-location findings.
+    assert D.culprit(["baidu"], ["ctyun", "aliyun"], ["ctyun"], "x") == ""
+
+
+# --- wireguard.endpoint ---------------------------------------------------------------------------
+
+from kgctl_py.doctor import churn as C  # noqa: E402
+
+
+def test_wireguard_endpoint_churn_is_a_moved_endpoint() -> None:
+    first = C.parse_endpoints(f"{KEYS[0]}\t203.0.113.2:51820\n{KEYS[1]}\t198.51.100.200:40001\n{KEYS[2]}\t(none)\n")
+    assert first == {KEYS[0]: "203.0.113.2:51820", KEYS[1]: "198.51.100.200:40001", KEYS[2]: ""}
+    second = dict(first, **{KEYS[1]: "198.51.100.200:40005", KEYS[2]: "192.0.2.7:51820"})
+    names = {KEYS[0]: "b1", KEYS[1]: "peer laptop"}
+    # A peer that had no endpoint and got one has not churned: it just shook hands.
+    assert C.judge_churn(first, second, names) == [("peer laptop", "198.51.100.200:40001", "198.51.100.200:40005")]
+    assert C.judge_churn(first, first, names) == []
+
+
+# --- wireguard.drift: Kilo's blind spot ----------------------------------------------------------
+
+from kgctl_py.doctor import wg as W  # noqa: E402
+from kgctl_py.mesh.endpoint import parse_endpoint  # noqa: E402
+from kgctl_py.mesh.ipnet import parse_network  # noqa: E402
+from kgctl_py.mesh.key import parse_key  # noqa: E402
+from kgctl_py.mesh.topology import WireGuardPeer  # noqa: E402
+
+# Sorted by key text: "8rFb…" < "MdD2…" < "VZ91…".
+K_A, K_B, K_C = sorted(KEYS)
+
+
+def wgpeer(key: str, ip: str, endpoint: str | None) -> WireGuardPeer:
+    net = parse_network(ip)
+    assert net is not None
+    return WireGuardPeer([net], parse_key(key), parse_endpoint(endpoint) if endpoint else None)
+
+
+def showconf(*peers: tuple[str, str, str | None]) -> W.LiveInterface:
+    text = "[Interface]\nListenPort = 51820\n"
+    for key, ip, endpoint in peers:
+        text += f"\n[Peer]\nPublicKey = {key}\nAllowedIPs = {ip}\n" + (f"Endpoint = {endpoint}\n" if endpoint else "")
+    return W.parse_showconf(text)
+
+
+EXPECTED = [wgpeer(K_A, "10.42.1.0/24", "203.0.113.1:51820"), wgpeer(K_B, "10.5.0.2/32", None), wgpeer(K_C, "10.42.2.0/24", "203.0.113.2:51820")]
+
+
+def test_wireguard_drift_after_an_endpointless_peer_is_kilos_blind_spot() -> None:
+    # K_C's allowed IPs drifted; K_B (an offline Peer) has no endpoint either side and sorts before it.
+    live = showconf((K_A, "10.42.1.0/24", "203.0.113.1:51820"), (K_B, "10.5.0.2/32", None), (K_C, "10.42.9.0/24", "203.0.113.2:51820"))
+    assert W.blind_spot(live, EXPECTED) == (K_B, [K_C])
+    # A stale endpoint after it is the same blind spot.
+    live = showconf((K_A, "10.42.1.0/24", "203.0.113.1:51820"), (K_B, "10.5.0.2/32", None), (K_C, "10.42.2.0/24", "198.51.100.9:51820"))
+    assert W.blind_spot(live, EXPECTED) == (K_B, [K_C])
+
+
+def test_wireguard_drift_kilo_sees_is_not_a_blind_spot() -> None:
+    # Drift before the endpoint-less peer: Kilo compares it and reconciles.
+    live = showconf((K_A, "10.42.7.0/24", "203.0.113.1:51820"), (K_B, "10.5.0.2/32", None), (K_C, "10.42.9.0/24", "203.0.113.2:51820"))
+    assert W.blind_spot(live, EXPECTED) is None
+    # A missing peer changes the count, which Kilo checks first.
+    assert W.blind_spot(showconf((K_A, "10.42.1.0/24", "203.0.113.1:51820"), (K_C, "10.42.9.0/24", None)), EXPECTED) is None
+    # The Peer has a live endpoint (it roamed in): Kilo goes on comparing.
+    live = showconf((K_A, "10.42.1.0/24", "203.0.113.1:51820"), (K_B, "10.5.0.2/32", "192.0.2.5:51820"), (K_C, "10.42.9.0/24", "203.0.113.2:51820"))
+    assert W.blind_spot(live, EXPECTED) is None

@@ -19,6 +19,9 @@ failing finding, and every failing ping pair, must involve one of them.
 | 6 node-args of tx1 without metrics-bind-address | k3s.metrics-bind-address (tx1) | - |
 | 8 203.0.113.10 routed into bd2's kilo0 | node.routes (bd2) | - |
 | 9 rp_filter=1 on bd2 (member) | node.routes (bd2) | - |
+| 10 UDP 53 to CoreDNS dropped on ty1 unless from its pods | pod.dns (every location but ctyun, and the cluster culprit) | - |
+| 11 TCP 6443 from kilo0 dropped on ty1 | pod.service (every location but ctyun, and the cluster culprit) | - |
+| 12 the laptop's endpoint moves every second (NAT churn) | wireguard.endpoint (ty1) | - |
 | 7 ty1's peer ali1 removed by hand | wireguard.drift (ty1), wireguard.handshake (ty1), pod.ping (ty1 <-> ali1) | wireguard.handshake on ali1: ty1 ignores its handshakes, so they age past 3 min |
 
 Faults 3 and 4 change only the API, so the test calls `lab.resync()` (what
@@ -71,6 +74,7 @@ class Fault:
     allow: dict[str, str] = field(default_factory=dict)  # check id -> why it may fail too
     resync: bool = False
     exit: int = 1
+    passing: dict[str, set[str]] = field(default_factory=dict)  # check id -> subjects that must still pass
 
 
 FAULTS = [
@@ -148,6 +152,33 @@ FAULTS += [
     ),
 ]
 
+OTHER_LOCATIONS = {"aliyun", "baidu", "huaweicloud", "tencentcloud"}  # all but ctyun (ty1: server, CoreDNS)
+FAULTS += [
+    Fault(
+        "pod_dns-udp53-blocked-to-dns-location",
+        lambda lab: lab.fault_block_dns(),
+        frozenset({"ty1", "ali1", "bd1", "bd2", "hw1", "tx1"}),
+        {"pod.dns": ("fail", OTHER_LOCATIONS | {"cluster"})},
+        passing={"pod.dns": {"ctyun"}},
+    ),
+    Fault(
+        "pod_service-clusterip-silent-across-locations",
+        lambda lab: lab.fault_block_service(),
+        frozenset({"ty1", "ali1", "bd1", "bd2", "hw1", "tx1"}),
+        {"pod.service": ("fail", OTHER_LOCATIONS | {"cluster"})},
+        passing={"pod.service": {"ctyun"}},
+    ),
+]
+
+FAULTS += [
+    Fault(
+        "wireguard_endpoint-nat-churn",
+        lambda lab: lab.fault_nat_churn("laptop", "ty1"),
+        frozenset({"ty1", "ali1", "bd1", "hw1", "tx1"}),  # the laptop talks to every leader
+        {"wireguard.endpoint": ("fail", {"ty1.k3s"})},
+    ),
+]
+
 XFAIL: dict[str, str] = {}
 
 
@@ -216,6 +247,10 @@ def test_each_fault_alone(clean_lab: Lab, fault: Fault) -> None:
         assert check["status"] == status, check_id
         named = {f["node"] for f in check["findings"] if f["status"] == status}
         assert subjects <= named, check_id
+
+    for check_id, subjects in fault.passing.items():
+        statuses = {f["node"]: f["status"] for f in by_id[check_id]["findings"]}
+        assert {n: statuses.get(n) for n in subjects} == dict.fromkeys(subjects, "pass"), check_id
 
     # Every failing (or expected-warning) finding is about the fault's nodes.
     for check_id, check in by_id.items():

@@ -29,6 +29,24 @@ def _routes(ctx: LiveContext) -> list[Finding]:
     return routes.check(ctx)
 
 
+def _pod_dns(ctx: LiveContext) -> list[Finding]:
+    from kgctl_py.doctor import datapath
+
+    return datapath.pod_dns(ctx)
+
+
+def _pod_service(ctx: LiveContext) -> list[Finding]:
+    from kgctl_py.doctor import datapath
+
+    return datapath.pod_service(ctx)
+
+
+def _wg_endpoint(ctx: LiveContext) -> list[Finding]:
+    from kgctl_py.doctor import churn
+
+    return churn.check(ctx)
+
+
 def _host_ping(ctx: LiveContext) -> list[Finding]:
     from kgctl_py.doctor import hostping
 
@@ -76,8 +94,15 @@ CHECKS: list[Check] = [
           "check the leader's endpoint and UDP 51820 between leaders", live.handshake, needs_api=True, needs_exec=True),
     Check("wireguard.drift", "wireguard", "live WireGuard config matches kgctl-py's", FAIL,
           "compare kgctl-py showconf node LEADER with wg showconf kilo0; restart the Kilo pod", live.drift, needs_api=True, needs_exec=True),
+    Check("wireguard.endpoint", "wireguard", "peers' endpoints stay put (no NAT churn)", FAIL,
+          "kubectl annotate node NODE kilo.squat.ai/persistent-keepalive=25, or force a stable endpoint", _wg_endpoint,
+          needs_api=True, needs_exec=True),
     Check("pod.ping", "network", "every pod pings every other pod", FAIL,
           "follow the named culprit: a leader's endpoint and UDP port, or one node", live.pod_ping, needs_api=True, needs_exec=True, matrix=True),
+    Check("pod.dns", "network", "pods in every location resolve names through the cluster DNS", FAIL,
+          "allow UDP 53 from every location to the DNS pods' location", _pod_dns, needs_api=True, needs_exec=True),
+    Check("pod.service", "network", "pods in every location reach the kubernetes Service", FAIL,
+          "check kube-proxy and that the Service's endpoints are reachable across the mesh", _pod_service, needs_api=True, needs_exec=True),
     Check("host.ping", "network", "this machine pings every node's WireGuard IP and endpoint", FAIL,
           "check routes from this machine (ip route get ADDRESS)", _host_ping, needs_network=True,
           opt_in="from_host", opt_in_reason="pass --from-host to ping the nodes from this machine"),

@@ -137,6 +137,7 @@ class Lab:
         self._undo: list[tuple[str, Any]] = []  # (description, callable) to clear faults
         self._up = False
         self.skipped: list[str] = []  # nodes kgctl-py had no config for at the last resync
+        self.dns: LabPod | None = None  # CoreDNS's pod (dnsmasq), not in `pods`
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -253,6 +254,30 @@ class Lab:
         for node in spec.nodes:
             for _ in range(spec.pods_per_node):
                 self.add_pod(node.name)
+        self._start_services()
+
+    def _start_services(self) -> None:
+        """CoreDNS (dnsmasq in a pod on the K3s server) and kube-proxy's DNAT of
+        the `kube-dns` and `kubernetes` ClusterIPs on every node."""
+        server = self.node(self.spec.server.name)
+        net = ipaddress.ip_network(server.spec.pod_cidr)
+        pod = self.add_pod(server.name, kube.DNS_POD, str(net[-2]))
+        # Not a workload: out of the ping matrix, but its namespace is the lab's.
+        del self.pods[pod.key]
+        server.pods.remove(pod)
+        self.dns = pod
+        argv = netns.in_ns(pod.ns, [
+            "dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--user=root",
+            "--bind-interfaces", f"--listen-address={pod.ip}", "--pid-file=", "--local=/cluster.local/",
+            f"--host-record=kubernetes.default.svc.cluster.local,{kube.KUBERNETES_CLUSTER_IP}",
+        ])
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self._procs.append(proc)
+        self.state.processes.append(ProcessRecord(proc.pid, "dnsmasq"))
+        self.state.save()
+        for node in self.nodes.values():
+            rules = kube.kube_proxy_rules(node.spec.pod_cidr, pod.ip, server.spec.private_addr)
+            netns.run(netns.in_ns(node.ns, ["nft", "-f", "-"]), input=rules.encode())
 
     def _attach_internet(self, ns: str, hub_if: str, public_ip: str) -> None:
         gw = next(
@@ -330,6 +355,9 @@ class Lab:
             objs.append(kube.kilo_pod(node.spec))
         for pod in self.pods.values():
             objs.append(kube.workload_pod(pod.key, self.nodes[pod.node].spec, pod.ip))
+        objs += kube.services()
+        if self.dns is not None:
+            objs.append(kube.dns_pod(self.nodes[self.dns.node].spec, self.dns.ip))
         return objs
 
     def _start_api(self) -> None:
@@ -671,6 +699,68 @@ class Lab:
 
         return self._record(f"rp_filter=1 on {node.name}", undo)
 
+    def fault_block_dns(self) -> str:
+        """10. The DNS server's node drops UDP 53 arriving from the mesh: every
+        other location loses DNS, its own location keeps it."""
+        assert self.dns is not None
+        node = self.node(self.dns.node)
+        rules = (
+            "table inet kglab_fault_dns {\n"
+            "  chain forward { type filter hook forward priority -10; policy accept;\n"
+            f"    iifname != \"cni0\" ip daddr {self.dns.ip} udp dport 53 drop\n  }}\n}}\n"
+        )
+        netns.run(netns.in_ns(node.ns, ["nft", "-f", "-"]), input=rules.encode())
+        return self._record(
+            f"UDP 53 to {self.dns.ip} dropped on {node.name} unless from its own pods",
+            lambda: netns.run(netns.in_ns(node.ns, ["nft", "delete", "table", "inet", "kglab_fault_dns"]), check=False),
+        )
+
+    def fault_block_service(self) -> str:
+        """11. The K3s server drops TCP 6443 arriving through kilo0: the
+        `kubernetes` ClusterIP answers only in the server's own location."""
+        node = self.node(self.spec.server.name)
+        rules = (
+            "table inet kglab_fault_svc {\n"
+            "  chain input { type filter hook input priority -10; policy accept;\n"
+            f"    iifname \"{wg.IFACE}\" tcp dport 6443 drop\n  }}\n}}\n"
+        )
+        netns.run(netns.in_ns(node.ns, ["nft", "-f", "-"]), input=rules.encode())
+        return self._record(
+            f"TCP 6443 from {wg.IFACE} dropped on {node.name}",
+            lambda: netns.run(netns.in_ns(node.ns, ["nft", "delete", "table", "inet", "kglab_fault_svc"]), check=False),
+        )
+
+    def fault_nat_churn(self, peer_name: str = "laptop", leader_name: str = "ty1", period: float = 1.0) -> str:
+        """12. A Kilo Peer behind a NAT that keeps remapping it: every `period`
+        the peer's WireGuard moves to a new UDP port and sends a packet to
+        `leader_name`'s pods, so that leader sees its endpoint change."""
+        peer = self.peers[peer_name]
+        assert peer.ns, f"peer {peer_name} does not run in the lab"
+        target = self.node(leader_name).pods[0].ip
+        stop = threading.Event()
+
+        def churn() -> None:
+            n = 0
+            while not stop.wait(period):
+                n += 1
+                port = 40000 + n % 2000
+                try:
+                    wg.wg(peer.ns, peer.wg_dir, "set", "wg0", "listen-port", str(port), check=False)
+                    netns.run(netns.in_ns(peer.ns, ["busybox", "ping", "-c", "1", "-W", "1", target]), check=False, timeout=5)
+                except Exception:  # noqa: BLE001, S110 -- best effort; the next round tries again
+                    pass
+
+        thread = threading.Thread(target=churn, name="lab-nat-churn", daemon=True)
+        thread.start()
+
+        def undo() -> None:
+            stop.set()
+            thread.join(timeout=10)
+            wg.wg(peer.ns, peer.wg_dir, "set", "wg0", "listen-port", str(wg.PORT), check=False)
+            netns.run(netns.in_ns(peer.ns, ["busybox", "ping", "-c", "1", "-W", "1", target]), check=False, timeout=5)
+
+        return self._record(f"peer {peer_name}'s endpoint changes every {period:g}s (seen by {leader_name})", undo)
+
     def annotation(self, node_name: str, key: str) -> str | None:
         from .api import get_object
 
@@ -827,7 +917,7 @@ class Lab:
 
 # ---------------------------------------------------------------------- helpers
 
-TOOLS = ("ip", "wireguard-go", "wg", "busybox", "unshare", "nft")
+TOOLS = ("ip", "wireguard-go", "wg", "busybox", "unshare", "nft", "dnsmasq")
 
 
 def check_tools() -> None:
@@ -849,7 +939,7 @@ def default_kgctl() -> list[str]:
     return [sys.executable, "-m", "kgctl_py"]
 
 
-_BUSYBOX_ONLY = {"ping", "ping6", "nslookup", "wget", "traceroute"}
+_BUSYBOX_ONLY = {"ping", "ping6", "nslookup", "wget", "traceroute", "nc"}
 
 
 def busybox_argv(argv: Sequence[str]) -> list[str]:
