@@ -234,3 +234,42 @@ def test_wireguard_drift_kilo_sees_is_not_a_blind_spot() -> None:
     # The Peer has a live endpoint (it roamed in): Kilo goes on comparing.
     live = showconf((K_A, "10.42.1.0/24", "203.0.113.1:51820"), (K_B, "10.5.0.2/32", "192.0.2.5:51820"), (K_C, "10.42.9.0/24", "203.0.113.2:51820"))
     assert W.blind_spot(live, EXPECTED) is None
+
+
+# --- net.mtu --------------------------------------------------------------------------------------
+
+from kgctl_py.doctor import mtu as M  # noqa: E402
+
+
+def test_net_mtu_bisection_finds_the_largest_payload_within_its_steps() -> None:
+    tried: list[int] = []
+
+    def passes(size: int) -> bool:
+        tried.append(size)
+        return size <= 1308  # what the lab's 1400-byte black hole lets through
+
+    best = M.bisect(56, 1392, passes)
+    assert len(tried) == M.BISECT_STEPS
+    assert 1308 - 11 <= best <= 1308 and passes(best)
+    assert M.bisect(56, 57, passes) == 56  # nothing between: no probe needed
+
+
+def test_net_mtu_ladder() -> None:
+    assert M.judge_ladder(1420, 1420, 1500, "eth1", "kilo0") == []
+    assert M.judge_ladder(1500, 1420, 1500, "eth1", "kilo0") == [
+        "pod eth0 MTU 1500 > kilo0 MTU 1420: full-size pod packets must be fragmented or dropped at kilo0"
+    ]
+    assert "kilo0 MTU 1420 > ens5 MTU 1450 - 60" in M.judge_ladder(1420, 1420, 1450, "ens5", "kilo0")[0]
+    assert M.judge_ladder(1420, 1420, 1480, "eth0", "kilo0", version=6) != []
+
+
+def test_net_mtu_parses_node_text_and_names_the_culprit() -> None:
+    text = "1420\n#kgctl-py get\n203.0.113.2 via 198.51.100.1 dev eth1 src 198.51.100.31 uid 0\n    cache\n#kgctl-py links\n/sys/class/net/eth1/mtu:1500\n/sys/class/net/kilo0/mtu:1420\n"
+    assert M.parse_node(text) == M.NodeMtu(1420, "eth1", 1500)
+    locs = ["a", "b", "c", "d"]
+    pairs = [(x, y) for i, x in enumerate(locs) for y in locs[i + 1 :]]
+    assert M.culprit([("a", "c"), ("b", "c"), ("c", "d")], pairs) == "c"
+    assert M.culprit([("a", "c"), ("b", "c")], pairs) is None  # c <-> d crosses: not c's uplink
+    assert M.culprit([("a", "b")], pairs) is None
+    ok = ExecOutcome("PING x (x): 1392 data bytes\n\n--- x ping statistics ---\n2 packets transmitted, 1 packets received, 50% packet loss\n", "", 0)
+    assert M.received(ok) and not M.received(ExecOutcome("2 packets transmitted, 0 packets received, 100% packet loss\n", "", 1))

@@ -22,6 +22,7 @@ failing finding, and every failing ping pair, must involve one of them.
 | 10 UDP 53 to CoreDNS dropped on ty1 unless from its pods | pod.dns (every location but ctyun, and the cluster culprit) | - |
 | 11 TCP 6443 from kilo0 dropped on ty1 | pod.service (every location but ctyun, and the cluster culprit) | - |
 | 12 the laptop's endpoint moves every second (NAT churn) | wireguard.endpoint (ty1) | - |
+| 13 hw1 drops WireGuard packets over 1400 bytes | net.mtu (huaweicloud, and its pairs) | - |
 | 7 ty1's peer ali1 removed by hand | wireguard.drift (ty1), wireguard.handshake (ty1), pod.ping (ty1 <-> ali1) | wireguard.handshake on ali1: ty1 ignores its handshakes, so they age past 3 min |
 
 Faults 3 and 4 change only the API, so the test calls `lab.resync()` (what
@@ -176,6 +177,15 @@ FAULTS += [
         lambda lab: lab.fault_nat_churn("laptop", "ty1"),
         frozenset({"ty1", "ali1", "bd1", "hw1", "tx1"}),  # the laptop talks to every leader
         {"wireguard.endpoint": ("fail", {"ty1.k3s"})},
+    ),
+]
+
+FAULTS += [
+    Fault(
+        "net_mtu-black-hole-on-an-uplink",
+        lambda lab: lab.fault_mtu_black_hole("hw1", 1400),
+        frozenset({"hw1"}),
+        {"net.mtu": ("fail", {"huaweicloud"})},
     ),
 ]
 

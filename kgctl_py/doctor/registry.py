@@ -5,7 +5,7 @@ Static checks take a ``StaticInput``; the others take a ``LiveContext``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kgctl_py.doctor import live, static
 from kgctl_py.doctor.model import Check, Finding, Severity
@@ -45,6 +45,12 @@ def _wg_endpoint(ctx: LiveContext) -> list[Finding]:
     from kgctl_py.doctor import churn
 
     return churn.check(ctx)
+
+
+def _mtu(ctx: LiveContext) -> tuple[list[Finding], dict[str, Any] | None]:
+    from kgctl_py.doctor import mtu
+
+    return mtu.check(ctx)
 
 
 def _host_ping(ctx: LiveContext) -> list[Finding]:
@@ -103,6 +109,8 @@ CHECKS: list[Check] = [
           "allow UDP 53 from every location to the DNS pods' location", _pod_dns, needs_api=True, needs_exec=True),
     Check("pod.service", "network", "pods in every location reach the kubernetes Service", FAIL,
           "check kube-proxy and that the Service's endpoints are reachable across the mesh", _pod_service, needs_api=True, needs_exec=True),
+    Check("net.mtu", "network", "full-size packets cross every path; MTUs fit inside each other", FAIL,
+          "set Kilo's --mtu and the CNI mtu to the largest size that crosses", _mtu, needs_api=True, needs_exec=True),
     Check("host.ping", "network", "this machine pings every node's WireGuard IP and endpoint", FAIL,
           "check routes from this machine (ip route get ADDRESS)", _host_ping, needs_network=True,
           opt_in="from_host", opt_in_reason="pass --from-host to ping the nodes from this machine"),

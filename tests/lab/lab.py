@@ -39,6 +39,7 @@ from .state import STATE_ROOT, ProcessRecord, State, teardown
 
 REPO = Path(__file__).resolve().parents[2]
 KILO_PERIOD = 30.0  # kg rewrites last-seen and discovered-endpoints this often
+POD_MTU = 1420  # Kilo's CNI config gives the bridge and pods kilo0's MTU (wireguard-go's default)
 
 
 class LabError(RuntimeError):
@@ -231,6 +232,7 @@ class Lab:
             # A fixed MAC, as the CNI bridge plugin sets: otherwise the bridge takes
             # its lowest port's MAC, which changes as pods come and go.
             netns.ip(ns, "link", "set", "cni0", "address", _mac_for(str(pod_gw[1])))
+            netns.ip(ns, "link", "set", "cni0", "mtu", str(POD_MTU))
             netns.ip(ns, "addr", "add", f"{pod_gw[1]}/{pod_gw.prefixlen}", "dev", "cni0")
             wg_dir = os.path.join(self.workdir, "wg", node.short)
             self.nodes[node.name] = LabNode(node, i, ns, "", "", wg_dir)
@@ -313,7 +315,8 @@ class Lab:
             ns = self._add_ns(f"{node.spec.short}-{k}")
             host_if = f"veth{k}"
             netns.veth(node.ns, host_if, ns, "eth0")
-            netns.ip(node.ns, "link", "set", host_if, "master", "cni0")
+            netns.ip(node.ns, "link", "set", host_if, "mtu", str(POD_MTU), "master", "cni0")
+            netns.ip(ns, "link", "set", "eth0", "mtu", str(POD_MTU))
             # A MAC derived from the IP (like the CNI plugins' 0a:58:...), so that a
             # new pod reusing an old pod's IP is not shadowed by a stale ARP entry.
             netns.ip(ns, "link", "set", "eth0", "address", _mac_for(ip))
@@ -760,6 +763,23 @@ class Lab:
             netns.run(netns.in_ns(peer.ns, ["busybox", "ping", "-c", "1", "-W", "1", target]), check=False, timeout=5)
 
         return self._record(f"peer {peer_name}'s endpoint changes every {period:g}s (seen by {leader_name})", undo)
+
+    def fault_mtu_black_hole(self, node_name: str = "hw1", limit: int = 1400) -> str:
+        """13. The node's uplink silently drops WireGuard packets longer than
+        `limit` bytes (no ICMP): small pings cross, full-size ones vanish."""
+        node = self.node(node_name)
+        rule = f"udp dport {wg.PORT} meta length > {limit} drop"
+        rules = (
+            "table inet kglab_fault_mtu {\n"
+            f"  chain input {{ type filter hook input priority -10; policy accept;\n    {rule}\n  }}\n"
+            f"  chain output {{ type filter hook output priority -10; policy accept;\n    {rule}\n  }}\n"
+            "}\n"
+        )
+        netns.run(netns.in_ns(node.ns, ["nft", "-f", "-"]), input=rules.encode())
+        return self._record(
+            f"UDP {wg.PORT} packets over {limit} bytes dropped on {node.name}",
+            lambda: netns.run(netns.in_ns(node.ns, ["nft", "delete", "table", "inet", "kglab_fault_mtu"]), check=False),
+        )
 
     def annotation(self, node_name: str, key: str) -> str | None:
         from .api import get_object
