@@ -273,3 +273,45 @@ def test_net_mtu_parses_node_text_and_names_the_culprit() -> None:
     assert M.culprit([("a", "b")], pairs) is None
     ok = ExecOutcome("PING x (x): 1392 data bytes\n\n--- x ping statistics ---\n2 packets transmitted, 1 packets received, 50% packet loss\n", "", 0)
     assert M.received(ok) and not M.received(ExecOutcome("2 packets transmitted, 0 packets received, 100% packet loss\n", "", 1))
+
+
+# --- kilo.metrics ---------------------------------------------------------------------------------
+
+from kgctl_py.doctor import metrics as X  # noqa: E402
+
+# The tail of a real kg /metrics page (Go and process collectors cut).
+METRICS = """# HELP go_goroutines Number of goroutines that currently exist.
+# TYPE go_goroutines gauge
+go_goroutines 41
+# HELP kilo_errors_total Number of errors that occurred while administering the mesh.
+# TYPE kilo_errors_total counter
+kilo_errors_total{event="apply"} 2
+kilo_errors_total{event="local"} 1
+# HELP kilo_leader Leadership status of the node.
+# TYPE kilo_leader gauge
+kilo_leader 1
+# HELP kilo_nodes Number of nodes in the mesh.
+# TYPE kilo_nodes gauge
+kilo_nodes 6
+# HELP kilo_peers Number of peers in the mesh.
+# TYPE kilo_peers gauge
+kilo_peers 2
+# HELP kilo_reconciles_total Number of reconciliation attempts.
+# TYPE kilo_reconciles_total counter
+kilo_reconciles_total 1.234e+03
+"""
+
+
+def test_kilo_metrics_parse_sums_series_and_keeps_only_kilo() -> None:
+    assert X.parse(METRICS) == {"kilo_errors_total": 3.0, "kilo_leader": 1.0, "kilo_nodes": 6.0, "kilo_peers": 2.0, "kilo_reconciles_total": 1234.0}
+
+
+def test_kilo_metrics_judge() -> None:
+    m = X.parse(METRICS)
+    assert X.judge(m, m, nodes=6, peers=2, leader=True) == []
+    grown = dict(m, kilo_errors_total=5.0)
+    assert X.judge(m, grown, 6, 2, True) == ["kilo_errors_total grew from 3 to 5 in 3 s: the agent keeps failing (see its log)"]
+    problems = X.judge(m, m, nodes=5, peers=2, leader=False)
+    assert problems[0] == "kilo_nodes = 6, kgctl-py counts 5 ready"
+    assert "kilo_leader = 1, but kgctl-py's topology makes it not the leader" in problems[1]
+    assert X.judge({}, {}, 1, 0, False) == ["kilo_nodes is missing", "kilo_peers is missing", "kilo_leader is missing"]

@@ -23,7 +23,11 @@ failing finding, and every failing ping pair, must involve one of them.
 | 11 TCP 6443 from kilo0 dropped on ty1 | pod.service (every location but ctyun, and the cluster culprit) | - |
 | 12 the laptop's endpoint moves every second (NAT churn) | wireguard.endpoint (ty1) | - |
 | 13 hw1 drops WireGuard packets over 1400 bytes | net.mtu (huaweicloud, and its pairs) | - |
+| 14 bd2's agent reports leading, 5 nodes, growing errors | kilo.metrics (bd2) | - |
 | 7 ty1's peer ali1 removed by hand | wireguard.drift (ty1), wireguard.handshake (ty1), pod.ping (ty1 <-> ali1) | wireguard.handshake on ali1: ty1 ignores its handshakes, so they age past 3 min |
+
+pod.dns and pod.service may also fail for a location whose probe pod a fault
+cuts off (faults 1 on bd1, 2, 3, 4 and 7): DNS and Services cross the mesh too.
 
 Faults 3 and 4 change only the API, so the test calls `lab.resync()` (what
 Kilo's agents would do). Fault 6 has no network effect; doctor fails it as a
@@ -78,6 +82,9 @@ class Fault:
     passing: dict[str, set[str]] = field(default_factory=dict)  # check id -> subjects that must still pass
 
 
+# A location whose probe pod is cut off also loses DNS and Services (they cross the mesh too).
+CUT_PROBE = {"pod.dns": "the cut-off location's probe pod cannot reach CoreDNS", "pod.service": "nor the API server's Service"}
+
 FAULTS = [
     Fault(
         "ip-forward-member",
@@ -93,6 +100,7 @@ FAULTS = [
         {"node.ip-forward": ("fail", {"bd1.k3s"}), "pod.ping": ("fail", set())},
         # bd1 forwards for its own pod and, as baidu's leader, for bd2's.
         cut=pairs_with("bd1", "bd2"),
+        allow=dict(CUT_PROBE),
     ),
     Fault(
         "drop-wireguard",
@@ -100,7 +108,7 @@ FAULTS = [
         frozenset({"hw1"}),
         {"pod.ping": ("fail", set())},
         cut=pairs_with("hw1"),
-        allow={"wireguard.handshake": "hw1 receives no handshakes; older than 3 min they fail"},
+        allow={"wireguard.handshake": "hw1 receives no handshakes; older than 3 min they fail", **CUT_PROBE},
     ),
     Fault(
         "force-endpoint",
@@ -110,6 +118,7 @@ FAULTS = [
         allow={
             "pod.ping": "other leaders aim at 198.51.100.99 until hw1 sends and WireGuard roams back",
             "wireguard.handshake": "handshakes to hw1 go to the wrong address until it roams back",
+            **CUT_PROBE,
         },
         resync=True,
     ),
@@ -120,6 +129,7 @@ FAULTS = [
         {"kilo.last-seen": ("fail", {"hw1.k3s"}), "pod.ping": ("fail", set())},
         cut=pairs_with("hw1"),
         resync=True,
+        allow=dict(CUT_PROBE),
     ),
     Fault("cert-without-public-ip", lambda lab: lab.fault_cert_without_public_ip(), frozenset({"ty1"}), {"api.tls-san": ("fail", {"ty1.k3s"})}),
     Fault(
@@ -134,7 +144,8 @@ FAULTS = [
         frozenset({"ty1", "ali1"}),
         {"wireguard.drift": ("fail", {"ty1.k3s"}), "wireguard.handshake": ("fail", {"ty1.k3s"}), "pod.ping": ("fail", set())},
         cut=pairs_between("ty1", "ali1"),
-        allow={"wireguard.handshake": "ali1's handshakes with ty1 go unanswered; older than 3 min they fail"},
+        allow={"wireguard.handshake": "ali1's handshakes with ty1 go unanswered; older than 3 min they fail",
+               "pod.dns": "aliyun's probe pod cannot reach CoreDNS on ty1", "pod.service": "nor the API server on ty1"},
     ),
 ]
 
@@ -186,6 +197,15 @@ FAULTS += [
         lambda lab: lab.fault_mtu_black_hole("hw1", 1400),
         frozenset({"hw1"}),
         {"net.mtu": ("fail", {"huaweicloud"})},
+    ),
+]
+
+FAULTS += [
+    Fault(
+        "kilo_metrics-agent-disagrees",
+        lambda lab: lab.fault_metrics_disagree("bd2"),
+        frozenset({"bd2"}),
+        {"kilo.metrics": ("fail", {"bd2.k3s"})},
     ),
 ]
 

@@ -53,6 +53,12 @@ def _mtu(ctx: LiveContext) -> tuple[list[Finding], dict[str, Any] | None]:
     return mtu.check(ctx)
 
 
+def _kilo_metrics(ctx: LiveContext) -> list[Finding]:
+    from kgctl_py.doctor import metrics
+
+    return metrics.check(ctx)
+
+
 def _host_ping(ctx: LiveContext) -> list[Finding]:
     from kgctl_py.doctor import hostping
 
@@ -96,6 +102,9 @@ CHECKS: list[Check] = [
           "sysctl -w net.ipv4.ip_forward=1 on the node", live.ip_forward, needs_api=True, needs_exec=True),
     Check("node.routes", "node", "routes and rp_filter follow Kilo's topology", FAIL,
           "compare ip route on the node with what Kilo installs; restart its Kilo pod", _routes, needs_api=True, needs_exec=True),
+    Check("kilo.metrics", "node", "Kilo agents' metrics agree with kgctl-py's topology", FAIL,
+          "read the Kilo pod's log and restart it (kubectl -n kube-system delete pod KILO-POD)", _kilo_metrics,
+          needs_api=True, needs_exec=True),
     Check("wireguard.handshake", "wireguard", "leaders shook hands with every peer in 3 min", FAIL,
           "check the leader's endpoint and UDP 51820 between leaders", live.handshake, needs_api=True, needs_exec=True),
     Check("wireguard.drift", "wireguard", "live WireGuard config matches kgctl-py's", FAIL,

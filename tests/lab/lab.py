@@ -139,6 +139,9 @@ class Lab:
         self._up = False
         self.skipped: list[str] = []  # nodes kgctl-py had no config for at the last resync
         self.dns: LabPod | None = None  # CoreDNS's pod (dnsmasq), not in `pods`
+        self._metrics: list[Any] = []  # MetricsServer per node
+        self.reconciles: dict[str, int] = {}  # node -> configurations applied (kilo_reconciles_total)
+        self.metrics_faults: dict[str, Any] = {}  # node -> callable: the values a faulty agent reports
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -160,6 +163,7 @@ class Lab:
             self._start_api()
             self._configure_wireguard()
             self._wait_handshakes(wait)
+            self._start_metrics()
             self.agent_tick()
             self._start_heartbeat()
         except BaseException:
@@ -179,6 +183,9 @@ class Lab:
         for relay in self._relays:
             relay.stop()
         self._relays.clear()
+        for server in self._metrics:
+            server.stop()
+        self._metrics.clear()
         if self.api is not None:
             try:
                 self.api.stop()
@@ -479,6 +486,29 @@ class Lab:
             netns.ip(node.ns, "addr", "add", node.wg_ip, "dev", wg.IFACE)
         netns.ip(node.ns, "link", "set", wg.IFACE, "up")
         self._install_routes(node)
+        self.reconciles[node.name] = self.reconciles.get(node.name, 0) + 1
+
+    def agent_metrics(self, node_name: str) -> dict[str, float]:
+        """What `node_name`'s agent exports: the ready nodes and Peers it used,
+        whether it leads, its reconciles; a fault may override them."""
+        node = self.node(node_name)
+        values = {
+            "kilo_nodes": float(len(self.nodes) - len(self._stale)),
+            "kilo_peers": float(len(self.peers)),
+            "kilo_leader": 1.0 if node.leader else 0.0,
+            "kilo_reconciles_total": float(self.reconciles.get(node.name, 0)),
+            "kilo_errors_total": 0.0,
+        }
+        if node.name in self.metrics_faults:
+            values.update(self.metrics_faults[node.name]())
+        return values
+
+    def _start_metrics(self) -> None:
+        from .metrics import PORT, MetricsServer
+
+        for node in self.nodes.values():
+            sock = netns.listen_tcp(node.ns, "127.0.0.1", PORT)
+            self._metrics.append(MetricsServer(sock, lambda name=node.name: self.agent_metrics(name)).start())
 
     def _start_wg(self, ns: str, wg_dir: str, iface: str = wg.IFACE) -> None:
         log = os.path.join(self.workdir, f"wireguard-go-{os.path.basename(wg_dir)}.log")
@@ -780,6 +810,23 @@ class Lab:
             f"UDP {wg.PORT} packets over {limit} bytes dropped on {node.name}",
             lambda: netns.run(netns.in_ns(node.ns, ["nft", "delete", "table", "inet", "kglab_fault_mtu"]), check=False),
         )
+
+    def fault_metrics_disagree(self, node_name: str = "bd2", errors_per_read: float = 1.0) -> str:
+        """14. A confused agent: it reports leading, one node fewer than there
+        are, and an error counter that grows with every scrape."""
+        node = self.node(node_name)
+        count = [0.0]
+
+        def values() -> dict[str, float]:
+            count[0] += errors_per_read
+            return {"kilo_leader": 0.0 if node.leader else 1.0, "kilo_nodes": float(len(self.nodes) - 1), "kilo_errors_total": count[0]}
+
+        self.metrics_faults[node.name] = values
+
+        def undo() -> None:
+            self.metrics_faults.pop(node.name, None)
+
+        return self._record(f"{node.name}'s agent metrics disagree (leader, nodes, growing errors)", undo)
 
     def annotation(self, node_name: str, key: str) -> str | None:
         from .api import get_object
