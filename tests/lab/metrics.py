@@ -53,7 +53,11 @@ class MetricsServer:
         return self
 
     def stop(self) -> None:
-        self.httpd.shutdown()
+        # shutdown() waits for serve_forever forever if it never ran: bound it.
+        if self.thread.is_alive():
+            stopper = threading.Thread(target=self.httpd.shutdown, daemon=True)
+            stopper.start()
+            stopper.join(timeout=5)
         self.httpd.server_close()
 
 
