@@ -40,6 +40,8 @@ class LiveContext:
     # Doctor's hostNetwork pods by node (doctor --pre), created on first use.
     host_pods: dict[str, dict[str, Any]] | None = None
     _perm_cache: dict[tuple[str, ...], bool | None] = field(default_factory=dict)
+    # What checks share within one run (e.g. the data-path checks' pods, see podnet.py).
+    shared: dict[str, Any] = field(default_factory=dict)
 
     def permission_problem(self, wants: list[tuple[str, str, str, str, str | None]]) -> str:
         """'' when every (verb, group, resource, subresource, namespace) is allowed; else what is missing."""
@@ -267,8 +269,20 @@ def drift(ctx: LiveContext) -> list[Finding]:
     out, ready = _on_leaders(ctx, "comparing the live WireGuard configuration", ["wg", "showconf", ctx.opts.wg_interface])
     names = _names(ctx)
     for leader, stdout, expected in ready:
-        fails, warns = wg.drift(wg.parse_showconf(stdout), expected, names, ctx.static.port)
-        if fails:
+        live = wg.parse_showconf(stdout)
+        fails, warns = wg.drift(live, expected, names, ctx.static.port)
+        stuck = wg.blind_spot(live, expected) if fails or warns else None
+        if stuck is not None:
+            # Kilo's own check misses this drift, so only a restart fixes it; a
+            # moved endpoint alone stays a warning (WireGuard may have roamed).
+            blocker, drifted = stuck
+            name = lambda key: names.get(key, key[:8] + "…")  # noqa: E731
+            why = (f"Kilo cannot see this: its (*Conf).Equal stops at {name(blocker)}, which has no endpoint, and "
+                   f"{', '.join(name(k) for k in drifted)} sort(s) after it, so they stay stale until the Kilo pod restarts")
+            md = (ctx.kilo_pods().get(leader) or {}).get("metadata") or {}
+            out.append(Finding(Status.FAIL if fails else Status.WARN, leader, "; ".join([*fails, *warns, why]),
+                               hint=f"restart {leader}'s Kilo pod: {ctx.kubectl} -n {md.get('namespace', ctx.opts.kilo_namespace)} delete pod {md.get('name', 'KILO-POD')}"))
+        elif fails:
             out.append(Finding(Status.FAIL, leader, "; ".join(fails + warns),
                           hint=f"compare: kgctl-py showconf node {leader}  vs  wg showconf {ctx.opts.wg_interface} on {leader}; restart its Kilo pod to reconcile"))
         elif warns:

@@ -5,7 +5,7 @@ Static checks take a ``StaticInput``; the others take a ``LiveContext``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kgctl_py.doctor import live, mesh_checks, pre, static
 from kgctl_py.doctor.model import Check, Finding, Severity
@@ -21,6 +21,42 @@ def _tls(ctx: LiveContext) -> list[Finding]:
 
     auth = ctx.session.auth
     return tls.check(auth.server, auth.insecure, auth.ca_data, ctx.static.node_objs, ctx.opts.api_port, min(ctx.opts.timeout, 10.0))
+
+
+def _routes(ctx: LiveContext) -> list[Finding]:
+    from kgctl_py.doctor import routes
+
+    return routes.check(ctx)
+
+
+def _pod_dns(ctx: LiveContext) -> list[Finding]:
+    from kgctl_py.doctor import datapath
+
+    return datapath.pod_dns(ctx)
+
+
+def _pod_service(ctx: LiveContext) -> list[Finding]:
+    from kgctl_py.doctor import datapath
+
+    return datapath.pod_service(ctx)
+
+
+def _wg_endpoint(ctx: LiveContext) -> list[Finding]:
+    from kgctl_py.doctor import churn
+
+    return churn.check(ctx)
+
+
+def _mtu(ctx: LiveContext) -> tuple[list[Finding], dict[str, Any] | None]:
+    from kgctl_py.doctor import mtu
+
+    return mtu.check(ctx)
+
+
+def _kilo_metrics(ctx: LiveContext) -> list[Finding]:
+    from kgctl_py.doctor import metrics
+
+    return metrics.check(ctx)
 
 
 def _host_ping(ctx: LiveContext) -> list[Finding]:
@@ -81,12 +117,26 @@ CHECKS: list[Check] = [
     Check("node.wireguard-port", "node", "the WireGuard UDP port is free on every host", FAIL,
           "free UDP --port on the host (ss -ulpn), or choose another --port for Kilo", pre.wireguard_port, needs_api=True, needs_exec=True,
           pre=True, pre_only=True),
+    Check("node.routes", "node", "routes and rp_filter follow Kilo's topology", FAIL,
+          "compare ip route on the node with what Kilo installs; restart its Kilo pod", _routes, needs_api=True, needs_exec=True),
+    Check("kilo.metrics", "node", "Kilo agents' metrics agree with kgctl-py's topology", FAIL,
+          "read the Kilo pod's log and restart it (kubectl -n kube-system delete pod KILO-POD)", _kilo_metrics,
+          needs_api=True, needs_exec=True),
     Check("wireguard.handshake", "wireguard", "leaders shook hands with every peer in 3 min", FAIL,
           "check the leader's endpoint and UDP 51820 between leaders", live.handshake, needs_api=True, needs_exec=True),
     Check("wireguard.drift", "wireguard", "live WireGuard config matches kgctl-py's", FAIL,
           "compare kgctl-py showconf node LEADER with wg showconf kilo0; restart the Kilo pod", live.drift, needs_api=True, needs_exec=True),
+    Check("wireguard.endpoint", "wireguard", "peers' endpoints stay put (no NAT churn)", FAIL,
+          "kubectl annotate node NODE kilo.squat.ai/persistent-keepalive=25, or force a stable endpoint", _wg_endpoint,
+          needs_api=True, needs_exec=True),
     Check("pod.ping", "network", "every pod pings every other pod", FAIL,
           "follow the named culprit: a leader's endpoint and UDP port, or one node", live.pod_ping, needs_api=True, needs_exec=True, matrix=True),
+    Check("pod.dns", "network", "pods in every location resolve names through the cluster DNS", FAIL,
+          "allow UDP 53 from every location to the DNS pods' location", _pod_dns, needs_api=True, needs_exec=True),
+    Check("pod.service", "network", "pods in every location reach the kubernetes Service", FAIL,
+          "check kube-proxy and that the Service's endpoints are reachable across the mesh", _pod_service, needs_api=True, needs_exec=True),
+    Check("net.mtu", "network", "full-size packets cross every path; MTUs fit inside each other", FAIL,
+          "set Kilo's --mtu and the CNI mtu to the largest size that crosses", _mtu, needs_api=True, needs_exec=True),
     Check("host.ping", "network", "this machine pings every node's WireGuard IP and endpoint", FAIL,
           "check routes from this machine (ip route get ADDRESS)", _host_ping, needs_network=True,
           opt_in="from_host", opt_in_reason="pass --from-host to ping the nodes from this machine"),

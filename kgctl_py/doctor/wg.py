@@ -113,3 +113,41 @@ def drift(live: LiveInterface, expected: list[WireGuardPeer], names: dict[str, s
     for key in sorted(set(live.peers) - set(want)):
         fails.append(f"unexpected peer {names.get(key, key[:8] + '…')}")
     return fails, warns
+
+
+def _peer_differs(live: LivePeer, peer: WireGuardPeer) -> bool:
+    computed = _net_set([str(ip) for ip in peer.allowed_ips if getattr(ip, "ip", None) is not None])
+    if computed != _net_set(live.allowed_ips):
+        return True
+    want = str(peer.endpoint) if peer.endpoint is not None and peer.endpoint.ip is not None else ""
+    return bool(want and live.endpoint and want != live.endpoint)
+
+
+def blind_spot(live: LiveInterface, expected: list[WireGuardPeer]) -> tuple[str, list[str]] | None:
+    """Drift that Kilo's agent cannot see: (endpoint-less peer, drifted peers after it).
+
+    Kilo's ``(*Conf).Equal`` (squat/kilo 944dff57, pkg/wireguard/conf.go) sorts
+    the peers by public key and, at the first peer without an endpoint on
+    either side (e.g. an offline Peer), returns "equal" without looking
+    further. Peers sorting after it keep whatever they have until the Kilo pod
+    restarts. None when there is no such peer, when the peer sets differ (Kilo
+    counts them first), or when something before it drifted (Kilo sees that).
+    """
+    want = {key_str(p.public_key): p for p in expected if p.public_key is not None}
+    if set(want) != set(live.peers):
+        return None
+    blocker = None
+    drifted: list[str] = []
+    for key in sorted(want):
+        peer, got = want[key], live.peers[key]
+        if blocker is None:
+            if _peer_differs(got, peer):
+                return None  # Kilo compares this one and reconciles
+            no_endpoint = (peer.endpoint is None or peer.endpoint.ip is None and peer.endpoint.dns is None) and not got.endpoint
+            if no_endpoint:
+                blocker = key
+        elif _peer_differs(got, peer):
+            drifted.append(key)
+    if blocker is None or not drifted:
+        return None
+    return blocker, drifted

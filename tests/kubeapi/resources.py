@@ -64,6 +64,9 @@ DAEMONSETS = ResourceType(
     "apps", "v1", "daemonsets", "DaemonSet", True, ("ds",), status_subresource=True,
     subresources=("status",), categories=("all",),
 )
+SERVICES = ResourceType(
+    "", "v1", "services", "Service", True, ("svc",), status_subresource=True, subresources=("status",), categories=("all",),
+)
 PEERS = ResourceType(KILO_GROUP, KILO_VERSION, "peers", "Peer", False, delete_returns_object=True)
 CRDS = ResourceType(
     "apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", False,
@@ -73,8 +76,8 @@ SSARS = ResourceType(
     "authorization.k8s.io", "v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview", False, verbs=("create",)
 )
 
-RESOURCES: tuple[ResourceType, ...] = (NODES, NAMESPACES, PODS, DAEMONSETS, PEERS, CRDS, SSARS)
-STORED: tuple[ResourceType, ...] = (NODES, NAMESPACES, PODS, DAEMONSETS, PEERS, CRDS)
+RESOURCES: tuple[ResourceType, ...] = (NODES, NAMESPACES, PODS, SERVICES, DAEMONSETS, PEERS, CRDS, SSARS)
+STORED: tuple[ResourceType, ...] = (NODES, NAMESPACES, PODS, SERVICES, DAEMONSETS, PEERS, CRDS)
 
 
 def find(group: str, version: str, plural: str) -> ResourceType | None:

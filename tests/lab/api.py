@@ -90,7 +90,9 @@ def start_api(lab: Lab) -> None:
         except KeyError as exc:
             return ExecResult(b"", f"{exc}\n".encode(), 126)
         try:
-            proc = subprocess.run(argv, input=stdin, capture_output=True, timeout=EXEC_TIMEOUT, check=False)
+            # Without -i, Kubernetes gives the process no stdin.
+            where: dict[str, Any] = {"input": stdin} if stdin is not None else {"stdin": subprocess.DEVNULL}
+            proc = subprocess.run(argv, capture_output=True, timeout=EXEC_TIMEOUT, check=False, **where)
         except subprocess.TimeoutExpired as exc:
             return ExecResult(exc.stdout or b"", (exc.stderr or b"") + b"\ncommand timed out\n", 124)
         return ExecResult(proc.stdout, proc.stderr, proc.returncode)

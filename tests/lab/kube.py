@@ -51,11 +51,35 @@ def node_args(spec: LabSpec, node: NodeSpec, metrics_bind: bool = True) -> list[
     return args
 
 
+def node_endpoint(node: NodeSpec, force: str | None = None) -> str:
+    """The `endpoint` annotation kg writes: the forced endpoint if any, else the private address."""
+    if force:
+        return force
+    return f"{node.public_ip}:{PORT}" if node.public_ip else f"{node.private_addr}:{PORT}"
+
+
+def discovered_endpoints(dump: str, natted: set[str]) -> str:
+    """kg's `discovered-endpoints`: for every peer in `wg show IFACE dump` that
+    keeps the tunnel alive (`natted` keys) and ever shook hands, where it was
+    last seen, as Go marshals a *net.UDPAddr."""
+    found: dict[str, dict[str, object]] = {}
+    for line in dump.splitlines()[1:]:
+        cols = line.split("\t")
+        if len(cols) < 5 or cols[0] not in natted or cols[4] in ("", "0") or cols[2] == "(none)":
+            continue
+        host, _, port = cols[2].rpartition(":")
+        found[cols[0]] = {"IP": host.strip("[]"), "Port": int(port), "Zone": ""}
+    return json.dumps(dict(sorted(found.items())), separators=(",", ":"))
+
+
 def node_object(spec: LabSpec, node: NodeSpec, public_key: str, now: float | None = None) -> Obj:
     now = time.time() if now is None else now
+    # As kg writes them: endpoint is the forced one when set, discovered
+    # endpoints are filled in by the lab's agent loop once handshakes happen.
     annotations = {
+        "kilo.squat.ai/cni-compatibility-ip": "",
         "kilo.squat.ai/discovered-endpoints": "{}",
-        "kilo.squat.ai/endpoint": f"{node.private_addr}:{PORT}",
+        "kilo.squat.ai/endpoint": node_endpoint(node),
         "kilo.squat.ai/granularity": "location",
         "kilo.squat.ai/internal-ip": node.private_ip,
         "kilo.squat.ai/key": public_key,
@@ -211,3 +235,66 @@ def kilo_pod(node: NodeSpec) -> Obj:
             "containerStatuses": [_container_status("kilo", KILO_IMAGE, node.name)],
         },
     }
+
+
+# K3s's defaults: the service CIDR 10.43.0.0/16, CoreDNS at .10, the API at .1.
+KUBERNETES_CLUSTER_IP = "10.43.0.1"
+DNS_CLUSTER_IP = "10.43.0.10"
+DNS_POD = "kube-system/coredns-lab"
+DNS_LABELS = {"k8s-app": "kube-dns"}
+
+
+def service(namespace: str, name: str, cluster_ip: str, ports: list[Obj], labels: dict[str, str] | None = None) -> Obj:
+    return {
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": name, "namespace": namespace, "uid": _uid("svc", namespace, name), "creationTimestamp": CREATED,
+                     "labels": dict(labels or {})},
+        "spec": {"type": "ClusterIP", "clusterIP": cluster_ip, "clusterIPs": [cluster_ip], "ports": ports,
+                 **({"selector": dict(labels)} if labels else {})},
+    }
+
+
+def services() -> list[Obj]:
+    return [
+        service("default", "kubernetes", KUBERNETES_CLUSTER_IP,
+                [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}], {"component": "apiserver", "provider": "kubernetes"}),
+        service("kube-system", "kube-dns", DNS_CLUSTER_IP,
+                [{"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53},
+                 {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 53}], DNS_LABELS),
+    ]
+
+
+def dns_pod(node: NodeSpec, ip: str) -> Obj:
+    """CoreDNS's pod (the lab serves DNS with dnsmasq in its namespace)."""
+    namespace, name = DNS_POD.split("/", 1)
+    image = "rancher/mirrored-coredns-coredns:1.12.0"
+    return {
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace, "uid": _uid("pod", DNS_POD), "creationTimestamp": CREATED,
+                     "labels": dict(DNS_LABELS)},
+        "spec": {"nodeName": node.name, "containers": [{"name": "coredns", "image": image}]},
+        "status": {
+            "phase": "Running", "hostIP": node.private_addr, "podIP": ip, "podIPs": [{"ip": ip}],
+            "conditions": [{"type": "Ready", "status": "True"}],
+            "containerStatuses": [_container_status("coredns", image, DNS_POD)],
+        },
+    }
+
+
+def kube_proxy_rules(pod_cidr: str, dns_ip: str, api_ip: str) -> str:
+    """nftables doing what kube-proxy does for the two Services: DNAT the
+    ClusterIP to its endpoint, for pods (prerouting) and the host (output),
+    and masquerade hairpin traffic so replies come back through the node."""
+    dnat = (
+        f"    ip daddr {DNS_CLUSTER_IP} udp dport 53 dnat to {dns_ip}:53\n"
+        f"    ip daddr {DNS_CLUSTER_IP} tcp dport 53 dnat to {dns_ip}:53\n"
+        f"    ip daddr {KUBERNETES_CLUSTER_IP} tcp dport 443 dnat to {api_ip}:6443\n"
+    )
+    return (
+        "table ip kglab_kube_proxy {\n"
+        "  chain prerouting { type nat hook prerouting priority -100; policy accept;\n" + dnat + "  }\n"
+        "  chain output { type nat hook output priority -100; policy accept;\n" + dnat + "  }\n"
+        "  chain postrouting { type nat hook postrouting priority 100; policy accept;\n"
+        f"    ct status dnat ip saddr {pod_cidr} ip daddr {pod_cidr} masquerade\n  }}\n"
+        "}\n"
+    )

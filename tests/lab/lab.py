@@ -38,7 +38,8 @@ from .spec import LabSpec, NodeSpec, PeerSpec, blog_spec
 from .state import STATE_ROOT, ProcessRecord, State, teardown
 
 REPO = Path(__file__).resolve().parents[2]
-LAST_SEEN_PERIOD = 10.0  # Kilo refreshes last-seen about this often
+KILO_PERIOD = 30.0  # kg rewrites last-seen and discovered-endpoints this often
+POD_MTU = 1420  # Kilo's CNI config gives the bridge and pods kilo0's MTU (wireguard-go's default)
 
 
 class LabError(RuntimeError):
@@ -67,6 +68,8 @@ class LabNode:
     conf: str = ""  # `kgctl-py showconf node` output, leaders only
     pods: list[LabPod] = field(default_factory=list)
     next_pod: int = 2  # .1 is cni0
+    # kg gives a member's kilo0 no peers and lets the kernel pick its port.
+    member_port: int = field(default_factory=lambda: 32768 + secrets.randbelow(28000))
 
     @property
     def name(self) -> str:
@@ -135,6 +138,10 @@ class Lab:
         self._undo: list[tuple[str, Any]] = []  # (description, callable) to clear faults
         self._up = False
         self.skipped: list[str] = []  # nodes kgctl-py had no config for at the last resync
+        self.dns: LabPod | None = None  # CoreDNS's pod (dnsmasq), not in `pods`
+        self._metrics: list[Any] = []  # MetricsServer per node
+        self.reconciles: dict[str, int] = {}  # node -> configurations applied (kilo_reconciles_total)
+        self.metrics_faults: dict[str, Any] = {}  # node -> callable: the values a faulty agent reports
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -155,8 +162,10 @@ class Lab:
             self._make_keys()
             self._start_api()
             self._configure_wireguard()
-            self._start_heartbeat()
             self._wait_handshakes(wait)
+            self._start_metrics()
+            self.agent_tick()
+            self._start_heartbeat()
         except BaseException:
             self.down()
             raise
@@ -174,6 +183,9 @@ class Lab:
         for relay in self._relays:
             relay.stop()
         self._relays.clear()
+        for server in self._metrics:
+            server.stop()
+        self._metrics.clear()
         if self.api is not None:
             try:
                 self.api.stop()
@@ -227,6 +239,7 @@ class Lab:
             # A fixed MAC, as the CNI bridge plugin sets: otherwise the bridge takes
             # its lowest port's MAC, which changes as pods come and go.
             netns.ip(ns, "link", "set", "cni0", "address", _mac_for(str(pod_gw[1])))
+            netns.ip(ns, "link", "set", "cni0", "mtu", str(POD_MTU))
             netns.ip(ns, "addr", "add", f"{pod_gw[1]}/{pod_gw.prefixlen}", "dev", "cni0")
             wg_dir = os.path.join(self.workdir, "wg", node.short)
             self.nodes[node.name] = LabNode(node, i, ns, "", "", wg_dir)
@@ -250,6 +263,30 @@ class Lab:
         for node in spec.nodes:
             for _ in range(spec.pods_per_node):
                 self.add_pod(node.name)
+        self._start_services()
+
+    def _start_services(self) -> None:
+        """CoreDNS (dnsmasq in a pod on the K3s server) and kube-proxy's DNAT of
+        the `kube-dns` and `kubernetes` ClusterIPs on every node."""
+        server = self.node(self.spec.server.name)
+        net = ipaddress.ip_network(server.spec.pod_cidr)
+        pod = self.add_pod(server.name, kube.DNS_POD, str(net[-2]))
+        # Not a workload: out of the ping matrix, but its namespace is the lab's.
+        del self.pods[pod.key]
+        server.pods.remove(pod)
+        self.dns = pod
+        argv = netns.in_ns(pod.ns, [
+            "dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--user=root",
+            "--bind-interfaces", f"--listen-address={pod.ip}", "--pid-file=", "--local=/cluster.local/",
+            f"--host-record=kubernetes.default.svc.cluster.local,{kube.KUBERNETES_CLUSTER_IP}",
+        ])
+        proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self._procs.append(proc)
+        self.state.processes.append(ProcessRecord(proc.pid, "dnsmasq"))
+        self.state.save()
+        for node in self.nodes.values():
+            rules = kube.kube_proxy_rules(node.spec.pod_cidr, pod.ip, server.spec.private_addr)
+            netns.run(netns.in_ns(node.ns, ["nft", "-f", "-"]), input=rules.encode())
 
     def _attach_internet(self, ns: str, hub_if: str, public_ip: str) -> None:
         gw = next(
@@ -285,7 +322,8 @@ class Lab:
             ns = self._add_ns(f"{node.spec.short}-{k}")
             host_if = f"veth{k}"
             netns.veth(node.ns, host_if, ns, "eth0")
-            netns.ip(node.ns, "link", "set", host_if, "master", "cni0")
+            netns.ip(node.ns, "link", "set", host_if, "mtu", str(POD_MTU), "master", "cni0")
+            netns.ip(ns, "link", "set", "eth0", "mtu", str(POD_MTU))
             # A MAC derived from the IP (like the CNI plugins' 0a:58:...), so that a
             # new pod reusing an old pod's IP is not shadowed by a stale ARP entry.
             netns.ip(ns, "link", "set", "eth0", "address", _mac_for(ip))
@@ -327,6 +365,9 @@ class Lab:
             objs.append(kube.kilo_pod(node.spec))
         for pod in self.pods.values():
             objs.append(kube.workload_pod(pod.key, self.nodes[pod.node].spec, pod.ip))
+        objs += kube.services()
+        if self.dns is not None:
+            objs.append(kube.dns_pod(self.nodes[self.dns.node].spec, self.dns.ip))
         return objs
 
     def _start_api(self) -> None:
@@ -432,7 +473,8 @@ class Lab:
 
     def _apply(self, node: LabNode) -> None:
         """Make a node's kilo0, address and routes match its current config."""
-        conf = wg.with_private_key(node.conf if node.leader else "", node.private_key, wg.PORT)
+        port = wg.PORT if node.leader else node.member_port
+        conf = wg.with_private_key(node.conf if node.leader else "", node.private_key, port)
         path = os.path.join(node.wg_dir, f"{wg.IFACE}.conf")
         with open(path, "w") as f:
             os.fchmod(f.fileno(), 0o600)
@@ -444,6 +486,29 @@ class Lab:
             netns.ip(node.ns, "addr", "add", node.wg_ip, "dev", wg.IFACE)
         netns.ip(node.ns, "link", "set", wg.IFACE, "up")
         self._install_routes(node)
+        self.reconciles[node.name] = self.reconciles.get(node.name, 0) + 1
+
+    def agent_metrics(self, node_name: str) -> dict[str, float]:
+        """What `node_name`'s agent exports: the ready nodes and Peers it used,
+        whether it leads, its reconciles; a fault may override them."""
+        node = self.node(node_name)
+        values = {
+            "kilo_nodes": float(len(self.nodes) - len(self._stale)),
+            "kilo_peers": float(len(self.peers)),
+            "kilo_leader": 1.0 if node.leader else 0.0,
+            "kilo_reconciles_total": float(self.reconciles.get(node.name, 0)),
+            "kilo_errors_total": 0.0,
+        }
+        if node.name in self.metrics_faults:
+            values.update(self.metrics_faults[node.name]())
+        return values
+
+    def _start_metrics(self) -> None:
+        from .metrics import PORT, MetricsServer
+
+        for node in self.nodes.values():
+            sock = netns.listen_tcp(node.ns, "127.0.0.1", PORT)
+            self._metrics.append(MetricsServer(sock, lambda name=node.name: self.agent_metrics(name)).start())
 
     def _start_wg(self, ns: str, wg_dir: str, iface: str = wg.IFACE) -> None:
         log = os.path.join(self.workdir, f"wireguard-go-{os.path.basename(wg_dir)}.log")
@@ -644,6 +709,125 @@ class Lab:
         # Undo is the resync clear_faults() ends with: it restores kgctl-py's config.
         return self._record(f"peer {peer_name} removed from {leader.name}'s {wg.IFACE}", lambda: None)
 
+    def fault_api_route_into_kilo(self, node_name: str, address: str | None = None) -> str:
+        """8. A hand-made route sending the API server's address (default: the
+        K3s server's public IP) into kilo0, as in squat/kilo#308."""
+        node = self.node(node_name)
+        address = address or str(self.spec.server.public_ip)
+        netns.ip(node.ns, "route", "replace", f"{address}/32", "dev", wg.IFACE)
+        return self._record(f"{address} routed into {wg.IFACE} on {node.name}",
+                            lambda: netns.ip(node.ns, "route", "del", f"{address}/32", "dev", wg.IFACE, check=False))
+
+    def fault_strict_rp_filter(self, node_name: str) -> str:
+        """9. Strict reverse-path filtering (rp_filter=1) on all interfaces of a node."""
+        node = self.node(node_name)
+        keys = ["net.ipv4.conf.all.rp_filter", "net.ipv4.conf.eth0.rp_filter", f"net.ipv4.conf.{wg.IFACE}.rp_filter"]
+        old = {k: netns.read_sysctl(node.ns, k) for k in keys}
+        for k in keys:
+            netns.sysctl(node.ns, k, 1)
+
+        def undo() -> None:
+            for k, v in old.items():
+                netns.sysctl(node.ns, k, v)
+
+        return self._record(f"rp_filter=1 on {node.name}", undo)
+
+    def fault_block_dns(self) -> str:
+        """10. The DNS server's node drops UDP 53 arriving from the mesh: every
+        other location loses DNS, its own location keeps it."""
+        assert self.dns is not None
+        node = self.node(self.dns.node)
+        rules = (
+            "table inet kglab_fault_dns {\n"
+            "  chain forward { type filter hook forward priority -10; policy accept;\n"
+            f"    iifname != \"cni0\" ip daddr {self.dns.ip} udp dport 53 drop\n  }}\n}}\n"
+        )
+        netns.run(netns.in_ns(node.ns, ["nft", "-f", "-"]), input=rules.encode())
+        return self._record(
+            f"UDP 53 to {self.dns.ip} dropped on {node.name} unless from its own pods",
+            lambda: netns.run(netns.in_ns(node.ns, ["nft", "delete", "table", "inet", "kglab_fault_dns"]), check=False),
+        )
+
+    def fault_block_service(self) -> str:
+        """11. The K3s server drops TCP 6443 arriving through kilo0: the
+        `kubernetes` ClusterIP answers only in the server's own location."""
+        node = self.node(self.spec.server.name)
+        rules = (
+            "table inet kglab_fault_svc {\n"
+            "  chain input { type filter hook input priority -10; policy accept;\n"
+            f"    iifname \"{wg.IFACE}\" tcp dport 6443 drop\n  }}\n}}\n"
+        )
+        netns.run(netns.in_ns(node.ns, ["nft", "-f", "-"]), input=rules.encode())
+        return self._record(
+            f"TCP 6443 from {wg.IFACE} dropped on {node.name}",
+            lambda: netns.run(netns.in_ns(node.ns, ["nft", "delete", "table", "inet", "kglab_fault_svc"]), check=False),
+        )
+
+    def fault_nat_churn(self, peer_name: str = "laptop", leader_name: str = "ty1", period: float = 1.0) -> str:
+        """12. A Kilo Peer behind a NAT that keeps remapping it: every `period`
+        the peer's WireGuard moves to a new UDP port and sends a packet to
+        `leader_name`'s pods, so that leader sees its endpoint change."""
+        peer = self.peers[peer_name]
+        assert peer.ns, f"peer {peer_name} does not run in the lab"
+        target = self.node(leader_name).pods[0].ip
+        stop = threading.Event()
+
+        def churn() -> None:
+            n = 0
+            while not stop.wait(period):
+                n += 1
+                port = 40000 + n % 2000
+                try:
+                    wg.wg(peer.ns, peer.wg_dir, "set", "wg0", "listen-port", str(port), check=False)
+                    netns.run(netns.in_ns(peer.ns, ["busybox", "ping", "-c", "1", "-W", "1", target]), check=False, timeout=5)
+                except Exception:  # noqa: BLE001, S110 -- best effort; the next round tries again
+                    pass
+
+        thread = threading.Thread(target=churn, name="lab-nat-churn", daemon=True)
+        thread.start()
+
+        def undo() -> None:
+            stop.set()
+            thread.join(timeout=10)
+            wg.wg(peer.ns, peer.wg_dir, "set", "wg0", "listen-port", str(wg.PORT), check=False)
+            netns.run(netns.in_ns(peer.ns, ["busybox", "ping", "-c", "1", "-W", "1", target]), check=False, timeout=5)
+
+        return self._record(f"peer {peer_name}'s endpoint changes every {period:g}s (seen by {leader_name})", undo)
+
+    def fault_mtu_black_hole(self, node_name: str = "hw1", limit: int = 1400) -> str:
+        """13. The node's uplink silently drops WireGuard packets longer than
+        `limit` bytes (no ICMP): small pings cross, full-size ones vanish."""
+        node = self.node(node_name)
+        rule = f"udp dport {wg.PORT} meta length > {limit} drop"
+        rules = (
+            "table inet kglab_fault_mtu {\n"
+            f"  chain input {{ type filter hook input priority -10; policy accept;\n    {rule}\n  }}\n"
+            f"  chain output {{ type filter hook output priority -10; policy accept;\n    {rule}\n  }}\n"
+            "}\n"
+        )
+        netns.run(netns.in_ns(node.ns, ["nft", "-f", "-"]), input=rules.encode())
+        return self._record(
+            f"UDP {wg.PORT} packets over {limit} bytes dropped on {node.name}",
+            lambda: netns.run(netns.in_ns(node.ns, ["nft", "delete", "table", "inet", "kglab_fault_mtu"]), check=False),
+        )
+
+    def fault_metrics_disagree(self, node_name: str = "bd2", errors_per_read: float = 1.0) -> str:
+        """14. A confused agent: it reports leading, one node fewer than there
+        are, and an error counter that grows with every scrape."""
+        node = self.node(node_name)
+        count = [0.0]
+
+        def values() -> dict[str, float]:
+            count[0] += errors_per_read
+            return {"kilo_leader": 0.0 if node.leader else 1.0, "kilo_nodes": float(len(self.nodes) - 1), "kilo_errors_total": count[0]}
+
+        self.metrics_faults[node.name] = values
+
+        def undo() -> None:
+            self.metrics_faults.pop(node.name, None)
+
+        return self._record(f"{node.name}'s agent metrics disagree (leader, nodes, growing errors)", undo)
+
     def annotation(self, node_name: str, key: str) -> str | None:
         from .api import get_object
 
@@ -663,17 +847,32 @@ class Lab:
 
         patch_object(self.api, "Node", self.node(node_name).name, patch)
 
+    def agent_tick(self) -> None:
+        """What each live kg writes every period: last-seen, its endpoint (the
+        forced one when set) and the endpoints its kilo0 discovered."""
+        natted = {p.public_key for p in self.peers.values() if p.spec.persistent_keepalive}
+        if self.spec.persistent_keepalive:
+            natted |= {n.public_key for n in self.nodes.values()}
+        for name in list(self.nodes):
+            node = self.nodes[name]
+            with self._lock:
+                if name in self._stale:
+                    continue
+                dump = wg.wg(node.ns, node.wg_dir, "show", wg.IFACE, "dump", check=False)
+                force = self.annotation(name, "kilo.squat.ai/force-endpoint")
+                self.annotate(name, {
+                    "kilo.squat.ai/last-seen": str(int(time.time())),
+                    "kilo.squat.ai/endpoint": kube.node_endpoint(node.spec, force),
+                    "kilo.squat.ai/discovered-endpoints": kube.discovered_endpoints(dump, natted),
+                })
+
     def _start_heartbeat(self) -> None:
         def beat() -> None:
-            while not self._stop.wait(LAST_SEEN_PERIOD):
-                now = str(int(time.time()))
-                for name in list(self.nodes):
-                    if name in self._stale:
-                        continue
-                    try:
-                        self.annotate(name, {"kilo.squat.ai/last-seen": now})
-                    except Exception:  # noqa: BLE001, S110 -- the server may be stopping; next period
-                        pass
+            while not self._stop.wait(KILO_PERIOD):
+                try:
+                    self.agent_tick()
+                except Exception:  # noqa: BLE001, S110 -- the server may be stopping; next period
+                    pass
 
         self._heartbeat = threading.Thread(target=beat, name="lab-last-seen", daemon=True)
         self._heartbeat.start()
@@ -785,7 +984,7 @@ class Lab:
 
 # ---------------------------------------------------------------------- helpers
 
-TOOLS = ("ip", "wireguard-go", "wg", "busybox", "unshare", "nft")
+TOOLS = ("ip", "wireguard-go", "wg", "busybox", "unshare", "nft", "dnsmasq")
 
 
 def check_tools() -> None:
@@ -807,7 +1006,7 @@ def default_kgctl() -> list[str]:
     return [sys.executable, "-m", "kgctl_py"]
 
 
-_BUSYBOX_ONLY = {"ping", "ping6", "nslookup", "wget", "traceroute"}
+_BUSYBOX_ONLY = {"ping", "ping6", "nslookup", "wget", "traceroute", "nc"}
 
 
 def busybox_argv(argv: Sequence[str]) -> list[str]:

@@ -17,7 +17,17 @@ failing finding, and every failing ping pair, must involve one of them.
 | 4 stale last-seen on hw1 | kilo.last-seen (hw1), pod.ping (pairs with hw1: dropped from the mesh) | - |
 | 5 certificate without ty1's public IP | api.tls-san (ty1) | - |
 | 6 node-args of tx1 without metrics-bind-address | k3s.metrics-bind-address (tx1) | - |
+| 8 203.0.113.10 routed into bd2's kilo0 | node.routes (bd2) | - |
+| 9 rp_filter=1 on bd2 (member) | node.routes (bd2) | - |
+| 10 UDP 53 to CoreDNS dropped on ty1 unless from its pods | pod.dns (every location but ctyun, and the cluster culprit) | - |
+| 11 TCP 6443 from kilo0 dropped on ty1 | pod.service (every location but ctyun, and the cluster culprit) | - |
+| 12 the laptop's endpoint moves every second (NAT churn) | wireguard.endpoint (ty1) | - |
+| 13 hw1 drops WireGuard packets over 1400 bytes | net.mtu (huaweicloud, and its pairs) | - |
+| 14 bd2's agent reports leading, 5 nodes, growing errors | kilo.metrics (bd2) | - |
 | 7 ty1's peer ali1 removed by hand | wireguard.drift (ty1), wireguard.handshake (ty1), pod.ping (ty1 <-> ali1) | wireguard.handshake on ali1: ty1 ignores its handshakes, so they age past 3 min |
+
+pod.dns and pod.service may also fail for a location whose probe pod a fault
+cuts off (faults 1 on bd1, 2, 3, 4 and 7): DNS and Services cross the mesh too.
 
 Faults 3 and 4 change only the API, so the test calls `lab.resync()` (what
 Kilo's agents would do). Fault 6 has no network effect; doctor fails it as a
@@ -69,7 +79,11 @@ class Fault:
     allow: dict[str, str] = field(default_factory=dict)  # check id -> why it may fail too
     resync: bool = False
     exit: int = 1
+    passing: dict[str, set[str]] = field(default_factory=dict)  # check id -> subjects that must still pass
 
+
+# A location whose probe pod is cut off also loses DNS and Services (they cross the mesh too).
+CUT_PROBE = {"pod.dns": "the cut-off location's probe pod cannot reach CoreDNS", "pod.service": "nor the API server's Service"}
 
 FAULTS = [
     Fault(
@@ -86,6 +100,7 @@ FAULTS = [
         {"node.ip-forward": ("fail", {"bd1.k3s"}), "pod.ping": ("fail", set())},
         # bd1 forwards for its own pod and, as baidu's leader, for bd2's.
         cut=pairs_with("bd1", "bd2"),
+        allow=dict(CUT_PROBE),
     ),
     Fault(
         "drop-wireguard",
@@ -93,7 +108,7 @@ FAULTS = [
         frozenset({"hw1"}),
         {"pod.ping": ("fail", set())},
         cut=pairs_with("hw1"),
-        allow={"wireguard.handshake": "hw1 receives no handshakes; older than 3 min they fail"},
+        allow={"wireguard.handshake": "hw1 receives no handshakes; older than 3 min they fail", **CUT_PROBE},
     ),
     Fault(
         "force-endpoint",
@@ -103,6 +118,7 @@ FAULTS = [
         allow={
             "pod.ping": "other leaders aim at 198.51.100.99 until hw1 sends and WireGuard roams back",
             "wireguard.handshake": "handshakes to hw1 go to the wrong address until it roams back",
+            **CUT_PROBE,
         },
         resync=True,
     ),
@@ -113,6 +129,7 @@ FAULTS = [
         {"kilo.last-seen": ("fail", {"hw1.k3s"}), "pod.ping": ("fail", set())},
         cut=pairs_with("hw1"),
         resync=True,
+        allow=dict(CUT_PROBE),
     ),
     Fault("cert-without-public-ip", lambda lab: lab.fault_cert_without_public_ip(), frozenset({"ty1"}), {"api.tls-san": ("fail", {"ty1.k3s"})}),
     Fault(
@@ -127,7 +144,68 @@ FAULTS = [
         frozenset({"ty1", "ali1"}),
         {"wireguard.drift": ("fail", {"ty1.k3s"}), "wireguard.handshake": ("fail", {"ty1.k3s"}), "pod.ping": ("fail", set())},
         cut=pairs_between("ty1", "ali1"),
-        allow={"wireguard.handshake": "ali1's handshakes with ty1 go unanswered; older than 3 min they fail"},
+        allow={"wireguard.handshake": "ali1's handshakes with ty1 go unanswered; older than 3 min they fail",
+               "pod.dns": "aliyun's probe pod cannot reach CoreDNS on ty1", "pod.service": "nor the API server on ty1"},
+    ),
+]
+
+FAULTS += [
+    Fault(
+        "node_routes-api-into-kilo0",
+        lambda lab: lab.fault_api_route_into_kilo("bd2"),
+        frozenset({"bd2"}),
+        {"node.routes": ("fail", {"bd2.k3s"})},
+    ),
+    Fault(
+        "rp_filter-strict-member",
+        lambda lab: lab.fault_strict_rp_filter("bd2"),
+        frozenset({"bd2"}),
+        {"node.routes": ("fail", {"bd2.k3s"})},
+    ),
+]
+
+OTHER_LOCATIONS = {"aliyun", "baidu", "huaweicloud", "tencentcloud"}  # all but ctyun (ty1: server, CoreDNS)
+FAULTS += [
+    Fault(
+        "pod_dns-udp53-blocked-to-dns-location",
+        lambda lab: lab.fault_block_dns(),
+        frozenset({"ty1", "ali1", "bd1", "bd2", "hw1", "tx1"}),
+        {"pod.dns": ("fail", OTHER_LOCATIONS | {"cluster"})},
+        passing={"pod.dns": {"ctyun"}},
+    ),
+    Fault(
+        "pod_service-clusterip-silent-across-locations",
+        lambda lab: lab.fault_block_service(),
+        frozenset({"ty1", "ali1", "bd1", "bd2", "hw1", "tx1"}),
+        {"pod.service": ("fail", OTHER_LOCATIONS | {"cluster"})},
+        passing={"pod.service": {"ctyun"}},
+    ),
+]
+
+FAULTS += [
+    Fault(
+        "wireguard_endpoint-nat-churn",
+        lambda lab: lab.fault_nat_churn("laptop", "ty1"),
+        frozenset({"ty1", "ali1", "bd1", "hw1", "tx1"}),  # the laptop talks to every leader
+        {"wireguard.endpoint": ("fail", {"ty1.k3s"})},
+    ),
+]
+
+FAULTS += [
+    Fault(
+        "net_mtu-black-hole-on-an-uplink",
+        lambda lab: lab.fault_mtu_black_hole("hw1", 1400),
+        frozenset({"hw1"}),
+        {"net.mtu": ("fail", {"huaweicloud"})},
+    ),
+]
+
+FAULTS += [
+    Fault(
+        "kilo_metrics-agent-disagrees",
+        lambda lab: lab.fault_metrics_disagree("bd2"),
+        frozenset({"bd2"}),
+        {"kilo.metrics": ("fail", {"bd2.k3s"})},
     ),
 ]
 
@@ -199,6 +277,10 @@ def test_each_fault_alone(clean_lab: Lab, fault: Fault) -> None:
         assert check["status"] == status, check_id
         named = {f["node"] for f in check["findings"] if f["status"] == status}
         assert subjects <= named, check_id
+
+    for check_id, subjects in fault.passing.items():
+        statuses = {f["node"]: f["status"] for f in by_id[check_id]["findings"]}
+        assert {n: statuses.get(n) for n in subjects} == dict.fromkeys(subjects, "pass"), check_id
 
     # Every failing (or expected-warning) finding is about the fault's nodes.
     for check_id, check in by_id.items():

@@ -9,6 +9,7 @@ into the lab's namespaces.
 from __future__ import annotations
 
 import ipaddress
+import json
 import subprocess
 import time
 from typing import Any
@@ -79,10 +80,30 @@ def test_non_leader_has_a_bare_interface(clean_lab: Lab) -> None:
     assert proc.stdout == b""
     assert b'Node "bd2.k3s" is not a leader node' in proc.stderr
     live = clean_lab.wg("bd2", "showconf", wg.IFACE)
-    assert "[Peer]" not in live and "ListenPort = 51820" in live
+    assert "[Peer]" not in live and f"ListenPort = {clean_lab.node('bd2').member_port}" in live
     # Kilo publishes an empty WireGuard IP for non-leaders, the allocated one for leaders.
     assert clean_lab.annotation("bd2.k3s", "kilo.squat.ai/wireguard-ip") == ""
     assert clean_lab.annotation("bd1.k3s", "kilo.squat.ai/wireguard-ip") == clean_lab.node("bd1").wg_ip
+
+
+def test_annotations_are_written_as_kg_writes_them(clean_lab: Lab) -> None:
+    """endpoint = the forced public one, discovered-endpoints for every peer
+    that shook hands, an empty cni-compatibility-ip (as observed from kg)."""
+    lab = clean_lab
+    lab.agent_tick()
+    ty1 = lab.node("ty1")
+    assert lab.annotation("ty1.k3s", "kilo.squat.ai/endpoint") == f"{ty1.spec.public_ip}:51820"
+    assert lab.annotation("bd2.k3s", "kilo.squat.ai/endpoint") == f"{lab.node('bd2').spec.private_addr}:51820"
+    assert lab.annotation("ty1.k3s", "kilo.squat.ai/cni-compatibility-ip") == ""
+    found = json.loads(lab.annotation("ty1.k3s", "kilo.squat.ai/discovered-endpoints") or "")
+    others = {n.public_key: n for n in lab.nodes.values() if n.leader and n is not ty1}
+    laptop = lab.peers["laptop"]
+    assert set(found) == {*others, laptop.public_key}  # the phone never shook hands
+    for key, node in others.items():
+        assert found[key] == {"IP": node.spec.public_ip, "Port": 51820, "Zone": ""}
+    assert found[laptop.public_key] == {"IP": laptop.spec.public_ip, "Port": 51820, "Zone": ""}
+    # A member's kilo0 has no peers, so it discovers nothing.
+    assert lab.annotation("bd2.k3s", "kilo.squat.ai/discovered-endpoints") == "{}"
 
 
 def test_wireguard_ips_follow_location_order(clean_lab: Lab) -> None:

@@ -21,7 +21,7 @@ from kubeapi import KubeAPIServer
 from kgctl_py.mesh.cluster import Cluster, KgctlError, Options, showconf_node, showconf_peer
 from kgctl_py.mesh.membership import members, why_hidden
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 CASES = ROOT / "tests" / "compat" / "cases"
 SCRIPTS = pathlib.Path(sysconfig.get_path("scripts"))
 
