@@ -209,7 +209,7 @@ def http_date(date: str) -> int | None:
 def _parse_snapshot_text(text: str, name: str) -> Any:
     stripped = text.lstrip()
     if stripped.startswith(("{", "[")):
-        from kgctl_py.decode import loads_json
+        from kgctl_py.kube.decode import loads_json
 
         try:
             return loads_json(text)
@@ -217,7 +217,7 @@ def _parse_snapshot_text(text: str, name: str) -> Any:
             raise CliError(f"cannot read snapshot {name}: invalid JSON: {err}", ExitCode.USAGE) from None
     import yaml
 
-    from kgctl_py.decode import TooDeep, check_depth
+    from kgctl_py.kube.decode import TooDeep, check_depth
 
     try:
         return check_depth(yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))

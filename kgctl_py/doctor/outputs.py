@@ -6,13 +6,17 @@ from __future__ import annotations
 import json
 import os
 import stat
-import tempfile
 
 from kgctl_py.errors import CliError, ExitCode
 
 
 def check_writable(path: str) -> str:
-    """The real path ``write_file`` would replace; refuses before a long run rather than after it."""
+    """The real path a report will be written to; refuses before a long run rather than after it.
+
+    The same rules as every other output file (``kgctl_py.outfile``): a regular
+    file, a new path, a FIFO or a character device; never a directory or other
+    special file, and the directory must exist.
+    """
     target = os.path.realpath(path)
     try:
         st = os.stat(target)
@@ -20,8 +24,8 @@ def check_writable(path: str) -> str:
         st = None
     except OSError as err:
         raise CliError(f"cannot write {path}: {err.strerror}", ExitCode.USAGE) from None
-    if st is not None and not stat.S_ISREG(st.st_mode):
-        raise CliError(f"cannot write {path}: not a regular file (doctor writes reports only to regular files)", ExitCode.USAGE)
+    if st is not None and not (stat.S_ISREG(st.st_mode) or stat.S_ISFIFO(st.st_mode) or stat.S_ISCHR(st.st_mode)):
+        raise CliError(f"cannot write {path}: it is a directory or special file", ExitCode.USAGE)
     directory = os.path.dirname(target) or "."
     if not os.path.isdir(directory):
         raise CliError(f"cannot write {path}: directory {os.path.dirname(path) or '.'} does not exist", ExitCode.USAGE)
@@ -29,32 +33,10 @@ def check_writable(path: str) -> str:
 
 
 def write_file(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (a temporary file in the same
-    directory, then a rename), following a symlink to its target, and refusing
-    to replace anything but a regular file.  The lead swaps in kgctl_py/outfile.py."""
-    target = check_writable(path)
-    directory = os.path.dirname(target) or "."
-    try:
-        st: os.stat_result | None = os.stat(target)
-    except OSError:
-        st = None
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".kgctl-py-", dir=directory)
-    except OSError as err:
-        raise CliError(f"cannot write {path}: {err.strerror}", ExitCode.USAGE) from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, (st.st_mode & 0o777) if st is not None else 0o644)
-        os.replace(tmp, target)
-    except OSError as err:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise CliError(f"cannot write {path}: {err.strerror}", ExitCode.FAILURE) from None
+    """Write a report by the project's output-file rules (``kgctl_py.outfile``)."""
+    from kgctl_py.outfile import write_output
+
+    write_output(path, text.encode("utf-8"), "report")
 
 
 def error_json(message: str, code: int) -> str:

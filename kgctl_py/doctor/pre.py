@@ -39,7 +39,7 @@ def pod_cidr(inp: StaticInput) -> list[Finding]:
             continue
         what = "no spec.podCIDR" if raw is None else f"spec.podCIDR {raw!r} is not a CIDR"
         out.append(Finding(Status.FAIL, node.name, f"{what}: Kilo has no pod range to route for this node",
-                           hint=f"kubectl get node {node.name} -o jsonpath='{{.spec.podCIDR}}'; start the K3s server with --cluster-cidr and without --disable-network-policy tricks that skip IPAM"))
+                           hint=f"kubectl get node {node.name} -o jsonpath='{{.spec.podCIDR}}'; K3s hands pod CIDRs out of its --cluster-cidr when a node registers"))
     return out
 
 

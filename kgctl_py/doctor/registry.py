@@ -129,7 +129,7 @@ CHECKS: list[Check] = [
     Check("wireguard.endpoint", "wireguard", "peers' endpoints stay put (no NAT churn)", FAIL,
           "kubectl annotate node NODE kilo.squat.ai/persistent-keepalive=25, or force a stable endpoint", _wg_endpoint,
           needs_api=True, needs_exec=True),
-    Check("pod.ping", "network", "every pod pings every other pod", FAIL,
+    Check("pod.ping", "network", "pods ping each other across the mesh", FAIL,
           "follow the named culprit: a leader's endpoint and UDP port, or one node", live.pod_ping, needs_api=True, needs_exec=True, matrix=True),
     Check("pod.dns", "network", "pods in every location resolve names through the cluster DNS", FAIL,
           "allow UDP 53 from every location to the DNS pods' location", _pod_dns, needs_api=True, needs_exec=True),

@@ -35,15 +35,12 @@ tr.fail td{background:#fff0f0}tr.warn td{background:#fff8e5}
 
 
 def mesh_svg(inp: StaticInput) -> str:
-    """The mesh picture as SVG: kgctl's DOT laid out by Graphviz.  One function,
-    so the styled picture (graph -o svg) can replace it."""
-    import graphviz
-
-    from kgctl_py.mesh.dot import render_dot
+    """The mesh picture as inline SVG: the same styled picture as ``graph -o svg``."""
+    from kgctl_py.render import render_picture
 
     if inp.topology is None:
         return ""
-    svg = graphviz.Source(render_dot(inp.topology), engine="dot").pipe(format="svg").decode()
+    svg = render_picture(inp.topology, "svg").decode()
     # Inline: no XML prolog or DOCTYPE inside HTML.
     return re.sub(r"^.*?(?=<svg)", "", svg, flags=re.S)
 

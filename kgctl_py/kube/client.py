@@ -155,7 +155,7 @@ class Client:
                 raise _api_error(resp.status, data, verb, what, self.auth.server)
             if not data:
                 return None
-            from kgctl_py.decode import TooDeep, loads_json
+            from kgctl_py.kube.decode import TooDeep, loads_json
 
             try:
                 return replace_lone_surrogates(loads_json(data), data)

@@ -1,10 +1,13 @@
-"""JSON that Python can print: lone surrogates (valid in JSON, not in UTF-8) replaced.
+"""Decoding untrusted JSON and YAML (snapshots, API answers) into plain objects.
 
-Shared by the client and the snapshot reader, which both decode JSON from outside.
+Every reader decodes here, so no consumer meets a document nested deep enough
+to exhaust Python's stack (Kubernetes objects nest about 15 levels; we allow
+MAX_DEPTH), nor a lone surrogate (valid in JSON, not printable as UTF-8).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -34,3 +37,38 @@ def _replace(obj: Any) -> Any:
     if isinstance(obj, dict):
         return {_replace(k): _replace(v) for k, v in obj.items()}
     return obj
+
+MAX_DEPTH = 100
+
+
+class TooDeep(ValueError):
+    """The document nests deeper than MAX_DEPTH."""
+
+    def __init__(self) -> None:
+        super().__init__(f"it nests deeper than {MAX_DEPTH} levels")
+
+
+def check_depth(doc: Any, limit: int = MAX_DEPTH) -> Any:
+    """``doc``, or TooDeep; iterative, one level at a time, so it cannot overflow itself."""
+    level = [doc] if isinstance(doc, (dict, list)) else []
+    depth = 0
+    while level:
+        depth += 1
+        if depth > limit:
+            raise TooDeep()
+        below: list[Any] = []
+        for value in level:
+            for child in value.values() if isinstance(value, dict) else value:
+                if isinstance(child, (dict, list)):
+                    below.append(child)
+        level = below
+    return doc
+
+
+def loads_json(data: str | bytes) -> Any:
+    """``json.loads``, bounded; raises ValueError (TooDeep included) on bad input."""
+    try:
+        doc = json.loads(data)
+    except RecursionError:
+        raise TooDeep() from None
+    return check_depth(doc)

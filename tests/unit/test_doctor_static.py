@@ -69,7 +69,7 @@ def _related(case, cid):
         ("bad-key", "kilo.endpoint"), ("bad-key", "kilo.last-seen"),
         ("private-leader-endpoint", "k3s.node-external-ip"), ("natd-without-keepalive", "k3s.node-external-ip"),
         ("natd-without-keepalive", "kilo.endpoint"), ("endpoint-port-mismatch", "k3s.node-external-ip"),
-        ("pod-cidr-missing", "kilo.annotations"), ("external-ip-missing", "node.public-address"),
+        ("pod-cidr-missing", "kilo.annotations"), ("pod-cidr-missing", "kilo.hidden"), ("hidden-no-pod-cidr", "node.pod-cidr"), ("external-ip-missing", "node.public-address"),
         ("external-ip-disagrees-with-endpoint", "kilo.endpoint"),
         ("stale-node", "kilo.endpoint"),
         # A node or peer that Kilo drops is also named by kilo.hidden.
