@@ -85,7 +85,12 @@ def main() -> int:
     cache = "no bytecode cache" if KEEP_ENV and os.environ.get("PYTHONDONTWRITEBYTECODE") else "bytecode cached"
     print(f"completion request ({args.runs} runs, {exe}, {cache}, load average {os.getloadavg()[0]:.1f})")
     print(f"{'request':<34} {'median':>8} {'p90':>8}  offered")
-    for label, (median, p90, names) in [("showconf node <TAB> (API server)", live), ("showconf peer <TAB> (API server)", peers), ("showconf node <TAB> (--snapshot)", snap), ("doctor --check <TAB>", checks)]:
+    for label, (median, p90, names) in [
+        ("showconf node <TAB> (API server)", live),
+        ("showconf peer <TAB> (API server)", peers),
+        ("showconf node <TAB> (--snapshot)", snap),
+        ("doctor --check <TAB>", checks),
+    ]:
         print(f"{label:<34} {median:>7.3f}s {p90:>7.3f}s  {len(names)} names")
     if not live[2] or not peers[2] or not checks[2]:
         print("no names offered: the benchmark did not measure a real completion", file=sys.stderr)

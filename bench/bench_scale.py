@@ -61,26 +61,30 @@ def cluster(nodes: int, locations: int, peers: int) -> list[dict[str, Any]]:
         }
         if i % 10 == 0:
             notes["kilo.squat.ai/leader"] = "true"
-        objs.append({
-            "apiVersion": "v1",
-            "kind": "Node",
-            "metadata": {"name": f"node-{i:05d}", "annotations": notes, "labels": {"kubernetes.io/hostname": f"node-{i:05d}"}},
-            "spec": {"podCIDR": f"10.{a + 10}.{b}.0/24", "podCIDRs": [f"10.{a + 10}.{b}.0/24"]},
-            "status": {"conditions": [{"type": "Ready", "status": "True"}]},
-        })
+        objs.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Node",
+                "metadata": {"name": f"node-{i:05d}", "annotations": notes, "labels": {"kubernetes.io/hostname": f"node-{i:05d}"}},
+                "spec": {"podCIDR": f"10.{a + 10}.{b}.0/24", "podCIDRs": [f"10.{a + 10}.{b}.0/24"]},
+                "status": {"conditions": [{"type": "Ready", "status": "True"}]},
+            }
+        )
     for j in range(peers):
         a, b = divmod(j, 250)
-        objs.append({
-            "apiVersion": "kilo.squat.ai/v1alpha1",
-            "kind": "Peer",
-            "metadata": {"name": f"peer-{j:04d}"},
-            "spec": {
-                "allowedIPs": [f"10.5.{a}.{b + 1}/32"],
-                "publicKey": _key(f"peer-{j}"),
-                "endpoint": {"dnsOrIP": {"ip": f"198.51.{a}.{b + 1}"}, "port": 51820},
-                "persistentKeepalive": 10,
-            },
-        })
+        objs.append(
+            {
+                "apiVersion": "kilo.squat.ai/v1alpha1",
+                "kind": "Peer",
+                "metadata": {"name": f"peer-{j:04d}"},
+                "spec": {
+                    "allowedIPs": [f"10.5.{a}.{b + 1}/32"],
+                    "publicKey": _key(f"peer-{j}"),
+                    "endpoint": {"dnsOrIP": {"ip": f"198.51.{a}.{b + 1}"}, "port": 51820},
+                    "persistentKeepalive": 10,
+                },
+            }
+        )
     return objs
 
 
@@ -182,10 +186,21 @@ def main() -> int:
                 median, peak = statistics.median(times), max(r[1] for r in results)
                 ok = target is None or median < target
                 missed |= not ok
-                rows.append({"scenario": name, "median_s": round(median, 3), "min_s": round(min(times), 3), "target_s": target,
-                             "peak_rss_mib": round(peak, 1), "stdout_bytes": results[0][3], "ok": ok})
-                print(f"{name:52} {median:7.3f}s {min(times):7.3f}s {'' if target is None else f'{target:6.1f}s':>7} {peak:7.1f}MB {results[0][3]:9d}"
-                      + ("" if ok else "  MISSED"))
+                rows.append(
+                    {
+                        "scenario": name,
+                        "median_s": round(median, 3),
+                        "min_s": round(min(times), 3),
+                        "target_s": target,
+                        "peak_rss_mib": round(peak, 1),
+                        "stdout_bytes": results[0][3],
+                        "ok": ok,
+                    }
+                )
+                print(
+                    f"{name:52} {median:7.3f}s {min(times):7.3f}s {'' if target is None else f'{target:6.1f}s':>7} {peak:7.1f}MB {results[0][3]:9d}"
+                    + ("" if ok else "  MISSED")
+                )
     finally:
         for srv in servers.values():
             srv.stop()

@@ -27,8 +27,15 @@ class Environment:
     stdin_isatty: bool = False
 
     @classmethod
-    def detect(cls: type[E], stdout: IO[str] | None = None, stderr: IO[str] | None = None, environ: Mapping[str, str] | None = None, *,
-               stdin: IO[str] | None = None, color: str = "auto") -> E:
+    def detect(
+        cls: type[E],
+        stdout: IO[str] | None = None,
+        stderr: IO[str] | None = None,
+        environ: Mapping[str, str] | None = None,
+        *,
+        stdin: IO[str] | None = None,
+        color: str = "auto",
+    ) -> E:
         """Colour only on a terminal, never with NO_COLOR set (no-color.org) or TERM=dumb, unless
         ``color`` says always or never; progress only on a terminal that is not dumb."""
         out, err, inp = stdout or sys.stdout, stderr or sys.stderr, stdin or sys.stdin

@@ -107,7 +107,9 @@ def crd_missing_error(detail: str) -> CliError:
     return CliError(f"failed to initialize peer backend: CRD is not present: {detail}", ExitCode.API_ERROR)
 
 
-def load(s: SourceSettings, want: Want = MESH, *, client: Api | None = None, timeout: float | None = None, warn: Callable[[str], None] | None = None) -> ClusterObjects:
+def load(
+    s: SourceSettings, want: Want = MESH, *, client: Api | None = None, timeout: float | None = None, warn: Callable[[str], None] | None = None
+) -> ClusterObjects:
     """The cluster's objects from --snapshot or the API, and the time to judge them at.
 
     The one time rule: ``--now`` if given; else for a snapshot its capture time
@@ -277,7 +279,9 @@ def read_snapshot(path: str, now: int | None = None) -> ClusterObjects:
         raise CliError(f"cannot read snapshot {name}: the file is empty", ExitCode.USAGE)
     doc = replace_lone_surrogates(_parse_snapshot_text(text, name), raw)
     if not isinstance(doc, dict):
-        got = {list: "a list", str: "a string", int: "a number", float: "a number", bool: "a boolean", type(None): "an empty document"}.get(type(doc), "something else")
+        got = {list: "a list", str: "a string", int: "a number", float: "a number", bool: "a boolean", type(None): "an empty document"}.get(
+            type(doc), "something else"
+        )
         raise CliError(f"cannot read snapshot {name}: expected a Kubernetes List object, got {got}", ExitCode.USAGE)
     kind = doc.get("kind")
     items: list[Any]

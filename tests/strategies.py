@@ -56,8 +56,30 @@ def profile(properties: bool = False) -> settings:
 # --- small values ---------------------------------------------------------------
 
 GARBAGE_TEXT = [
-    "", " ", "-", "null", "{}", "[]", "0", "-1", "\x00", "\ud800", "é", "😀", "\n", "a" * 300,
-    "1e9", "0x10", "+5", "９", "NaN", "<nil>", '"', "\\", "%", "10.0.0.1%eth0",
+    "",
+    " ",
+    "-",
+    "null",
+    "{}",
+    "[]",
+    "0",
+    "-1",
+    "\x00",
+    "\ud800",
+    "é",
+    "😀",
+    "\n",
+    "a" * 300,
+    "1e9",
+    "0x10",
+    "+5",
+    "９",
+    "NaN",
+    "<nil>",
+    '"',
+    "\\",
+    "%",
+    "10.0.0.1%eth0",
 ]
 
 KEYS_OK = [base64.b64encode(bytes([i]) * 32).decode() for i in range(1, 7)]
@@ -103,8 +125,23 @@ def cidr() -> st.SearchStrategy[str]:
     v4 = st.tuples(ipv4(), st.integers(0, 32)).map(lambda t: f"{t[0]}/{t[1]}")
     v6 = st.tuples(ipv6(), st.integers(0, 128)).map(lambda t: f"{t[0]}/{t[1]}")
     broken = st.sampled_from(
-        ["10.0.0.0/33", "10.0.0.0/-1", "10.0.0.0/", "10.0.0.0", "/24", "10.0.0.0/0x18", "10.0.0.0/ 24", " 10.0.0.0/24",
-         "10.0.0.0/024", "::/129", "0.0.0.0/0", "::/0", "10.0.0.0/1000000000000", "fe80::1%eth0/64", "1.2.3.4/32/32"]
+        [
+            "10.0.0.0/33",
+            "10.0.0.0/-1",
+            "10.0.0.0/",
+            "10.0.0.0",
+            "/24",
+            "10.0.0.0/0x18",
+            "10.0.0.0/ 24",
+            " 10.0.0.0/24",
+            "10.0.0.0/024",
+            "::/129",
+            "0.0.0.0/0",
+            "::/0",
+            "10.0.0.0/1000000000000",
+            "fe80::1%eth0/64",
+            "1.2.3.4/32/32",
+        ]
     )
     return st.one_of(v4, v6, broken, garbage())
 
@@ -168,7 +205,9 @@ def _drop_missing(d: dict[str, Any]) -> dict[str, Any]:
 
 
 def not_a_string() -> st.SearchStrategy[Any]:
-    return st.one_of(st.none(), st.integers(), st.booleans(), st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=2), st.integers(), max_size=2))
+    return st.one_of(
+        st.none(), st.integers(), st.booleans(), st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=2), st.integers(), max_size=2)
+    )
 
 
 # --- objects --------------------------------------------------------------------
@@ -186,7 +225,9 @@ def node_annotations(draw: st.DrawFn) -> dict[str, Any]:
         ann.LEADER: maybe(st.one_of(st.sampled_from(["", "true", "false"]), garbage())),
         ann.LOCATION: maybe(st.one_of(st.sampled_from(["", "aws", "gcp", "名前", "loc with space"]), garbage())),
         ann.PERSISTENT_KEEPALIVE: maybe(keepalive_text()),
-        ann.WIREGUARD_IP: maybe(st.one_of(st.sampled_from(["10.4.0.1/16", "10.4.0.1/30", "10.4.0.1/32", "10.10.0.1/24", "fd00::1/64", "::/0", "0.0.0.0/0"]), cidr())),
+        ann.WIREGUARD_IP: maybe(
+            st.one_of(st.sampled_from(["10.4.0.1/16", "10.4.0.1/30", "10.4.0.1/32", "10.10.0.1/24", "fd00::1/64", "::/0", "0.0.0.0/0"]), cidr())
+        ),
         ann.DISCOVERED_ENDPOINTS: maybe(discovered_endpoints()),
         ann.ALLOWED_LOCATION_IPS: maybe(st.lists(cidr(), max_size=4).map(",".join)),
         ann.GRANULARITY: maybe(st.one_of(st.sampled_from(["location", "full", "auto", "Location", ""]), garbage())),
@@ -207,49 +248,84 @@ def hostile_node(draw: st.DrawFn, names: st.SearchStrategy[str] | None = None) -
     if shape == 0:
         return draw(st.one_of(st.none(), st.integers(), st.text(max_size=3), st.lists(st.integers(), max_size=2)))
     node_name = draw(names if names is not None else name())
-    metadata: Any = _drop_missing({
-        "name": draw(st.one_of(st.just(node_name), st.just(node_name), st.just(node_name), not_a_string(), st.just(_MISSING))),
-        "annotations": draw(st.one_of(node_annotations(), node_annotations(), node_annotations(), not_a_string(), st.just(_MISSING))),
-        "labels": draw(st.one_of(
-            st.dictionaries(st.sampled_from(["topology.kubernetes.io/region", "topology.kubernetes.io/zone", "kubernetes.io/hostname"]),
-                            st.one_of(st.sampled_from(["eu", "us", ""]), garbage(), not_a_string()), max_size=3),
-            not_a_string(), st.just(_MISSING))),
-    })
+    metadata: Any = _drop_missing(
+        {
+            "name": draw(st.one_of(st.just(node_name), st.just(node_name), st.just(node_name), not_a_string(), st.just(_MISSING))),
+            "annotations": draw(st.one_of(node_annotations(), node_annotations(), node_annotations(), not_a_string(), st.just(_MISSING))),
+            "labels": draw(
+                st.one_of(
+                    st.dictionaries(
+                        st.sampled_from(["topology.kubernetes.io/region", "topology.kubernetes.io/zone", "kubernetes.io/hostname"]),
+                        st.one_of(st.sampled_from(["eu", "us", ""]), garbage(), not_a_string()),
+                        max_size=3,
+                    ),
+                    not_a_string(),
+                    st.just(_MISSING),
+                )
+            ),
+        }
+    )
     if shape == 1:
         metadata = draw(not_a_string())
-    spec: Any = _drop_missing({
-        "podCIDR": draw(st.one_of(cidr(), cidr(), not_a_string(), st.just(_MISSING))),
-        "podCIDRs": draw(st.one_of(st.lists(cidr(), max_size=2), st.just(_MISSING))),
-    })
+    spec: Any = _drop_missing(
+        {
+            "podCIDR": draw(st.one_of(cidr(), cidr(), not_a_string(), st.just(_MISSING))),
+            "podCIDRs": draw(st.one_of(st.lists(cidr(), max_size=2), st.just(_MISSING))),
+        }
+    )
     if shape == 2:
         spec = draw(not_a_string())
-    obj = _drop_missing({
-        "apiVersion": "v1",
-        "kind": "Node",
-        "metadata": metadata if shape != 3 else _MISSING,
-        "spec": spec if shape != 4 else _MISSING,
-    })
+    obj = _drop_missing(
+        {
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": metadata if shape != 3 else _MISSING,
+            "spec": spec if shape != 4 else _MISSING,
+        }
+    )
     return obj
 
 
 @st.composite
 def peer_spec(draw: st.DrawFn) -> Any:
     port = st.one_of(st.just(51820), st.integers(-5, 70000), st.integers(-(1 << 70), 1 << 70), not_a_string(), st.floats(allow_nan=False))
-    dns_or_ip = _drop_missing({
-        "ip": draw(st.one_of(ip(), garbage(), not_a_string(), st.just(_MISSING))),
-        "dns": draw(st.one_of(st.sampled_from(["vpn.example.com", "VPN.example.com", "a..b", "x" * 260]), garbage(), not_a_string(), st.just(_MISSING), st.just(_MISSING))),
-    })
+    dns_or_ip = _drop_missing(
+        {
+            "ip": draw(st.one_of(ip(), garbage(), not_a_string(), st.just(_MISSING))),
+            "dns": draw(
+                st.one_of(
+                    st.sampled_from(["vpn.example.com", "VPN.example.com", "a..b", "x" * 260]), garbage(), not_a_string(), st.just(_MISSING), st.just(_MISSING)
+                )
+            ),
+        }
+    )
     endpoint_obj = st.one_of(
-        st.builds(lambda d, p: _drop_missing({"dnsOrIP": d, "port": p}), st.one_of(st.just(dns_or_ip), not_a_string(), st.just(_MISSING)), st.one_of(port, st.just(_MISSING))),
+        st.builds(
+            lambda d, p: _drop_missing({"dnsOrIP": d, "port": p}),
+            st.one_of(st.just(dns_or_ip), not_a_string(), st.just(_MISSING)),
+            st.one_of(port, st.just(_MISSING)),
+        ),
         not_a_string(),
     )
-    return _drop_missing({
-        "allowedIPs": draw(st.one_of(st.lists(cidr(), max_size=4), st.lists(st.one_of(cidr(), not_a_string()), max_size=3), not_a_string(), st.just(_MISSING))),
-        "endpoint": draw(st.one_of(endpoint_obj, st.just(_MISSING))),
-        "persistentKeepalive": draw(st.one_of(st.integers(-(1 << 70), 1 << 70), st.sampled_from([0, 10, -1, 2**63 - 1, 2**63, 2**64]), not_a_string(), st.floats(allow_nan=False), st.just(_MISSING))),
-        "presharedKey": draw(st.one_of(key(), not_a_string(), st.just(_MISSING))),
-        "publicKey": draw(st.one_of(st.sampled_from(KEYS_OK), key(), not_a_string(), st.just(_MISSING))),
-    })
+    return _drop_missing(
+        {
+            "allowedIPs": draw(
+                st.one_of(st.lists(cidr(), max_size=4), st.lists(st.one_of(cidr(), not_a_string()), max_size=3), not_a_string(), st.just(_MISSING))
+            ),
+            "endpoint": draw(st.one_of(endpoint_obj, st.just(_MISSING))),
+            "persistentKeepalive": draw(
+                st.one_of(
+                    st.integers(-(1 << 70), 1 << 70),
+                    st.sampled_from([0, 10, -1, 2**63 - 1, 2**63, 2**64]),
+                    not_a_string(),
+                    st.floats(allow_nan=False),
+                    st.just(_MISSING),
+                )
+            ),
+            "presharedKey": draw(st.one_of(key(), not_a_string(), st.just(_MISSING))),
+            "publicKey": draw(st.one_of(st.sampled_from(KEYS_OK), key(), not_a_string(), st.just(_MISSING))),
+        }
+    )
 
 
 @st.composite
@@ -261,12 +337,14 @@ def hostile_peer(draw: st.DrawFn, names: st.SearchStrategy[str] | None = None) -
     peer_name = draw(names if names is not None else name())
     metadata: Any = {"name": peer_name} if shape != 1 else draw(st.one_of(not_a_string(), st.just({})))
     spec: Any = draw(peer_spec()) if shape != 2 else draw(not_a_string())
-    return _drop_missing({
-        "apiVersion": "kilo.squat.ai/v1alpha1",
-        "kind": "Peer",
-        "metadata": metadata,
-        "spec": spec if shape != 3 else _MISSING,
-    })
+    return _drop_missing(
+        {
+            "apiVersion": "kilo.squat.ai/v1alpha1",
+            "kind": "Peer",
+            "metadata": metadata,
+            "spec": spec if shape != 3 else _MISSING,
+        }
+    )
 
 
 # --- sane objects, for clusters that are mostly right ------------------------------
@@ -386,11 +464,19 @@ def kilo_pod(draw: st.DrawFn, index: int | None = None) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {"name": f"kilo-{i}", "namespace": "kube-system", "labels": {"app.kubernetes.io/name": "kilo"},
-                     "ownerReferences": [{"kind": "DaemonSet", "name": "kilo"}]},
+        "metadata": {
+            "name": f"kilo-{i}",
+            "namespace": "kube-system",
+            "labels": {"app.kubernetes.io/name": "kilo"},
+            "ownerReferences": [{"kind": "DaemonSet", "name": "kilo"}],
+        },
         "spec": {"nodeName": f"node-{i}", "containers": [{"name": "kilo", "image": "squat/kilo", "env": [{"name": "X", "value": "1"}]}]},
-        "status": {"phase": "Running", "podIP": f"10.42.{i % 250}.2", "conditions": [{"type": "Ready", "status": "True"}],
-                   "containerStatuses": [{"name": "kilo", "ready": True, "state": {"running": {}}}]},
+        "status": {
+            "phase": "Running",
+            "podIP": f"10.42.{i % 250}.2",
+            "conditions": [{"type": "Ready", "status": "True"}],
+            "containerStatuses": [{"name": "kilo", "ready": True, "state": {"running": {}}}],
+        },
     }
 
 

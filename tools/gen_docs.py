@@ -168,11 +168,21 @@ def man_page(path: tuple[str, ...], cmd: click.Command, ctx: click.Context, glob
         for sub in sorted(cmd.commands):
             out += [".TP", f"\\fB{_roff(sub)}\\fR", _roff(_short(cmd.commands[sub]) + ".") + f" See \\fB{_roff(_page_name(path + (sub,)))}\\fR(1)."]
     if not path:
-        out += [".SH ENVIRONMENT", ".TP", "\\fBKUBECONFIG\\fR", _roff("Colon-separated kubeconfig files, merged as kubectl merges them, when --kubeconfig is not given.")]
+        out += [
+            ".SH ENVIRONMENT",
+            ".TP",
+            "\\fBKUBECONFIG\\fR",
+            _roff("Colon-separated kubeconfig files, merged as kubectl merges them, when --kubeconfig is not given."),
+        ]
         out.append(".SH EXIT STATUS")
         for code, member, meaning in exit_codes():
             out += [".TP", f"\\fB{code}\\fR", _roff(f"{member}: {meaning}" if meaning else member)]
-        out += [".SH KUBECTL PLUGIN", _roff("The package also installs kubectl-kilo, so `kubectl kilo COMMAND` runs the same commands; --kubeconfig, --context and KUBECONFIG work as with kubectl.")]
+        out += [
+            ".SH KUBECTL PLUGIN",
+            _roff(
+                "The package also installs kubectl-kilo, so `kubectl kilo COMMAND` runs the same commands; --kubeconfig, --context and KUBECONFIG work as with kubectl."
+            ),
+        ]
     see = [p for p in pages if p != name]
     out.append(".SH SEE ALSO")
     out.append(",\n".join(f"\\fB{_roff(p)}\\fR(1)" for p in see + ["kubectl"]))
@@ -258,7 +268,11 @@ def stale_check_pages(files: Mapping[str, str | bytes]) -> list[str]:
 def generate(kinds: tuple[str, ...] = CHECKED) -> dict[str, str | bytes]:
     """Relative path -> content, for the kinds asked for."""
     makers: dict[str, Callable[[], Mapping[str, str | bytes]]] = {
-        "completions": completions, "man": man_pages, "cli": cli_reference, "checks": check_docs, "svg": example_svg,
+        "completions": completions,
+        "man": man_pages,
+        "cli": cli_reference,
+        "checks": check_docs,
+        "svg": example_svg,
     }
     files: dict[str, str | bytes] = {}
     for kind in kinds:

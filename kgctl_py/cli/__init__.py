@@ -73,15 +73,63 @@ def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
 
 
 _GLOBAL_OPTIONS: list[Callable[[Callable[..., Any]], Callable[..., Any]]] = [
-    click.option("--kubeconfig", metavar="PATH", help="Path to kubeconfig (default: $KUBECONFIG, merged like kubectl, else ~/.kube/config).", expose_value=False, callback=_remember),
+    click.option(
+        "--kubeconfig",
+        metavar="PATH",
+        help="Path to kubeconfig (default: $KUBECONFIG, merged like kubectl, else ~/.kube/config).",
+        expose_value=False,
+        callback=_remember,
+    ),
     click.option("--context", metavar="NAME", help="The kubeconfig context to use.", expose_value=False, callback=_remember),
-    click.option("--backend", metavar="NAME", type=CompletingChoice(("kubernetes",)), help="The backend for the mesh. Possible values: kubernetes.", expose_value=False, callback=_remember),
-    click.option("--mesh-granularity", metavar="GRANULARITY", type=CompletingChoice(GRANULARITIES), help="The granularity of the network mesh to create. Possible values: location, full, auto. (default auto)", expose_value=False, callback=_remember),
-    click.option("--port", type=int, metavar="PORT", help="The WireGuard port over which the nodes communicate. (default 51820)", expose_value=False, callback=_remember),
-    click.option("--topology-label", metavar="LABEL", help="Kubernetes node label used to group nodes into logical locations. (default topology.kubernetes.io/region)", expose_value=False, callback=_remember),
-    click.option("--snapshot", metavar="FILE", help="Read a `kubectl get nodes,peers -o yaml|json` dump (or `kgctl-py snapshot`) instead of the cluster; '-' reads stdin.", expose_value=False, callback=_remember),
-    click.option("--now", type=int, metavar="UNIX", help="Judge node readiness (last-seen within 60 s) at this Unix time. With --snapshot the default is the capture time, else the newest last-seen.", expose_value=False, callback=_remember),
-    click.option("--request-timeout", type=float, metavar="SECONDS", help="Give up on an API request after this long. (default 30)", expose_value=False, callback=_remember),
+    click.option(
+        "--backend",
+        metavar="NAME",
+        type=CompletingChoice(("kubernetes",)),
+        help="The backend for the mesh. Possible values: kubernetes.",
+        expose_value=False,
+        callback=_remember,
+    ),
+    click.option(
+        "--mesh-granularity",
+        metavar="GRANULARITY",
+        type=CompletingChoice(GRANULARITIES),
+        help="The granularity of the network mesh to create. Possible values: location, full, auto. (default auto)",
+        expose_value=False,
+        callback=_remember,
+    ),
+    click.option(
+        "--port", type=int, metavar="PORT", help="The WireGuard port over which the nodes communicate. (default 51820)", expose_value=False, callback=_remember
+    ),
+    click.option(
+        "--topology-label",
+        metavar="LABEL",
+        help="Kubernetes node label used to group nodes into logical locations. (default topology.kubernetes.io/region)",
+        expose_value=False,
+        callback=_remember,
+    ),
+    click.option(
+        "--snapshot",
+        metavar="FILE",
+        help="Read a `kubectl get nodes,peers -o yaml|json` dump (or `kgctl-py snapshot`) instead of the cluster; '-' reads stdin.",
+        expose_value=False,
+        callback=_remember,
+    ),
+    click.option(
+        "--now",
+        type=int,
+        metavar="UNIX",
+        help="Judge node readiness (last-seen within 60 s) at this Unix time. With --snapshot the default is the capture time, else the newest last-seen.",
+        expose_value=False,
+        callback=_remember,
+    ),
+    click.option(
+        "--request-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="Give up on an API request after this long. (default 30)",
+        expose_value=False,
+        callback=_remember,
+    ),
 ]
 
 
@@ -112,7 +160,7 @@ def split_csv(value: str, flag: str = "--allowed-ips") -> list[str]:
     try:
         return next(csv.reader([value])) if value else []
     except (csv.Error, StopIteration):
-        raise CliError(f"invalid argument {value!r} for \"{flag}\" flag", ExitCode.USAGE) from None
+        raise CliError(f'invalid argument {value!r} for "{flag}" flag', ExitCode.USAGE) from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -55,10 +55,35 @@ def _emit(env: Environment, out: Output) -> None:
 
 
 @click.command(context_settings={"ignore_unknown_options": False, "allow_extra_args": True})
-@click.option("-o", "--output", "fmt", type=CompletingChoice(GRAPH_FORMATS), default="dot", show_default=True, help="dot prints kgctl's DOT text; svg and png are rendered with Graphviz.")
-@click.option("--layout", type=CompletingChoice(LAYOUTS), default=None, help="Graphviz layout engine for svg/png. (default fdp for the picture, neato for its summary, circo for --style kgctl)")
-@click.option("--style", type=CompletingChoice(STYLES), default="picture", show_default=True, help="svg/png: picture draws location boxes, leaders, Peers and a legend; kgctl renders kgctl's DOT unchanged.")
-@click.option("--detail", type=CompletingChoice(DETAILS), default="auto", show_default=True, help=f"picture: full draws every node, summary one box per location; auto summarises above {SUMMARY_ABOVE} nodes.")
+@click.option(
+    "-o",
+    "--output",
+    "fmt",
+    type=CompletingChoice(GRAPH_FORMATS),
+    default="dot",
+    show_default=True,
+    help="dot prints kgctl's DOT text; svg and png are rendered with Graphviz.",
+)
+@click.option(
+    "--layout",
+    type=CompletingChoice(LAYOUTS),
+    default=None,
+    help="Graphviz layout engine for svg/png. (default fdp for the picture, neato for its summary, circo for --style kgctl)",
+)
+@click.option(
+    "--style",
+    type=CompletingChoice(STYLES),
+    default="picture",
+    show_default=True,
+    help="svg/png: picture draws location boxes, leaders, Peers and a legend; kgctl renders kgctl's DOT unchanged.",
+)
+@click.option(
+    "--detail",
+    type=CompletingChoice(DETAILS),
+    default="auto",
+    show_default=True,
+    help=f"picture: full draws every node, summary one box per location; auto summarises above {SUMMARY_ABOVE} nodes.",
+)
 @click.option("--output-file", metavar="FILE", type=click.Path(allow_dash=True), default=None, help="Write to this file instead of stdout.")
 @global_options
 @click.pass_context
@@ -95,9 +120,31 @@ def graph(ctx: click.Context, fmt: str, layout: str | None, style: str, detail: 
 
 
 def _showconf_options(f):  # type: ignore[no-untyped-def]
-    f = click.option("--as-peer", is_flag=True, default=None, expose_value=False, callback=_remember_showconf, help="Show the resource as a peer: useful to configure it as a peer of another WireGuard interface.")(f)
-    f = click.option("-o", "--output", metavar="FORMAT", type=CompletingChoice(OUTPUT_FORMATS), expose_value=False, callback=_remember_showconf, help="The output format of the resource. Only valid with --as-peer. Possible values: json, wireguard, yaml. (default wireguard)")(f)
-    f = click.option("--allowed-ips", metavar="CIDRS", multiple=True, expose_value=False, callback=_remember_showconf, help="Add allowed IPs to the configuration (repeatable, comma-separated). Only valid with --as-peer.")(f)
+    f = click.option(
+        "--as-peer",
+        is_flag=True,
+        default=None,
+        expose_value=False,
+        callback=_remember_showconf,
+        help="Show the resource as a peer: useful to configure it as a peer of another WireGuard interface.",
+    )(f)
+    f = click.option(
+        "-o",
+        "--output",
+        metavar="FORMAT",
+        type=CompletingChoice(OUTPUT_FORMATS),
+        expose_value=False,
+        callback=_remember_showconf,
+        help="The output format of the resource. Only valid with --as-peer. Possible values: json, wireguard, yaml. (default wireguard)",
+    )(f)
+    f = click.option(
+        "--allowed-ips",
+        metavar="CIDRS",
+        multiple=True,
+        expose_value=False,
+        callback=_remember_showconf,
+        help="Add allowed IPs to the configuration (repeatable, comma-separated). Only valid with --as-peer.",
+    )(f)
     return f
 
 

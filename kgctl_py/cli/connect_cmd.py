@@ -37,18 +37,51 @@ _PFLAG_BOOL = {v: True for v in ("1", "t", "T", "TRUE", "true", "True")} | {v: F
 @click.command(cls=_Command)
 @click.argument("peer_name", required=False, metavar="[PEER_NAME]")
 @click.option("-a", "--allowed-ip", default="10.10.10.10/32", show_default=True, metavar="CIDR", help="Allowed IP of the peer.")
-@click.option("--allowed-ips", multiple=True, metavar="CIDRS", help="Additional allowed IPs of the cluster, e.g. the service CIDR (repeatable, comma-separated).")
-@click.option("--private-key", metavar="PATH", default=None, help="Path to an existing WireGuard private key file; if it does not exist, a new key is written there (mode 0600).")
-@click.option("--clean-up/--no-clean-up", default=True, show_default=True, help="Should Kilo clean up the routes, the interface and the Peer it created when it shuts down? (--clean-up=false also works)")
+@click.option(
+    "--allowed-ips", multiple=True, metavar="CIDRS", help="Additional allowed IPs of the cluster, e.g. the service CIDR (repeatable, comma-separated)."
+)
+@click.option(
+    "--private-key",
+    metavar="PATH",
+    default=None,
+    help="Path to an existing WireGuard private key file; if it does not exist, a new key is written there (mode 0600).",
+)
+@click.option(
+    "--clean-up/--no-clean-up",
+    default=True,
+    show_default=True,
+    help="Should Kilo clean up the routes, the interface and the Peer it created when it shuts down? (--clean-up=false also works)",
+)
 @click.option("--mtu", type=click.IntRange(min=0), default=1420, show_default=True, help="The MTU for the WireGuard interface.")
 @click.option("--resync-period", default="30s", show_default=True, metavar="DURATION", help="How often should Kilo reconcile?")
-@click.option("-i", "--interface", default="kilo0", show_default=True, metavar="NAME", help="Name of the Kilo interface to use; if it does not exist, it will be created.")
-@click.option("--persistent-keepalive", type=int, default=10, show_default=True, help="How often should WireGuard send keepalives? Setting to 0 will disable sending keepalives.")
-@click.option("--log-level", type=CompletingChoice(LOG_LEVELS), default="info", show_default=True, help=f"Log level to use. Possible values: {', '.join(LOG_LEVELS)}")
+@click.option(
+    "-i", "--interface", default="kilo0", show_default=True, metavar="NAME", help="Name of the Kilo interface to use; if it does not exist, it will be created."
+)
+@click.option(
+    "--persistent-keepalive",
+    type=int,
+    default=10,
+    show_default=True,
+    help="How often should WireGuard send keepalives? Setting to 0 will disable sending keepalives.",
+)
+@click.option(
+    "--log-level", type=CompletingChoice(LOG_LEVELS), default="info", show_default=True, help=f"Log level to use. Possible values: {', '.join(LOG_LEVELS)}"
+)
 @global_options
 @click.pass_context
-def connect(ctx: click.Context, peer_name: str | None, allowed_ip: str, allowed_ips: tuple[str, ...], private_key: str | None,
-            clean_up: bool, mtu: int, resync_period: str, interface: str, persistent_keepalive: int, log_level: str) -> None:
+def connect(
+    ctx: click.Context,
+    peer_name: str | None,
+    allowed_ip: str,
+    allowed_ips: tuple[str, ...],
+    private_key: str | None,
+    clean_up: bool,
+    mtu: int,
+    resync_period: str,
+    interface: str,
+    persistent_keepalive: int,
+    log_level: str,
+) -> None:
     """Connect to a Kilo cluster as a peer over WireGuard.
 
     Registers the Peer PEER_NAME (default: this host's name) unless it
@@ -77,7 +110,9 @@ def connect(ctx: click.Context, peer_name: str | None, allowed_ip: str, allowed_
     log = Logger(log_level, environment(ctx).stdout)
     name = peer_name if peer_name is not None else socket.gethostname()
     if not is_dns1123_subdomain(name):
-        raise CliError(f"peer name {go_quote(name)} is not a valid DNS-1123 subdomain (lower-case letters, digits, '-' and '.'); pass a PEER_NAME", ExitCode.USAGE)
+        raise CliError(
+            f"peer name {go_quote(name)} is not a valid DNS-1123 subdomain (lower-case letters, digits, '-' and '.'); pass a PEER_NAME", ExitCode.USAGE
+        )
     ip = parse_network(allowed_ip)
     if ip is None:
         raise CliError(f'invalid argument "{allowed_ip}" for "-a, --allowed-ip" flag: invalid CIDR address: {allowed_ip}', ExitCode.USAGE)
@@ -102,9 +137,18 @@ def connect(ctx: click.Context, peer_name: str | None, allowed_ip: str, allowed_
     if not system.has_net_admin():
         raise CliError("kgctl-py connect needs CAP_NET_ADMIN to create the WireGuard interface and routes; run with sudo", ExitCode.USAGE)
     opts = Options(
-        name=name, allowed_ip=ip, allowed_ips=extra, private_key_path=private_key, clean_up=clean_up, mtu=mtu,
-        resync_period=period, interface=interface, persistent_keepalive=persistent_keepalive,
-        granularity=Granularity(s.mesh_granularity), port=s.port, topology_label=s.topology_label,
+        name=name,
+        allowed_ip=ip,
+        allowed_ips=extra,
+        private_key_path=private_key,
+        clean_up=clean_up,
+        mtu=mtu,
+        resync_period=period,
+        interface=interface,
+        persistent_keepalive=persistent_keepalive,
+        granularity=Granularity(s.mesh_granularity),
+        port=s.port,
+        topology_label=s.topology_label,
     )
     from kgctl_py.kube.client import Client
     from kgctl_py.kube.kubeconfig import resolve
@@ -128,4 +172,3 @@ def _stopper(stop: Any) -> Any:
         stop.set()
 
     return handler
-

@@ -13,33 +13,95 @@ DOCTOR_FORMATS = ("table", "json", "short", "junit")
 
 
 @click.command()
-@click.option("-o", "--output", "fmt", type=CompletingChoice(DOCTOR_FORMATS), default="table", show_default=True, help="table (grouped, with hints), json (documented schema), short, or junit (JUnit XML for CI).")
+@click.option(
+    "-o",
+    "--output",
+    "fmt",
+    type=CompletingChoice(DOCTOR_FORMATS),
+    default="table",
+    show_default=True,
+    help="table (grouped, with hints), json (documented schema), short, or junit (JUnit XML for CI).",
+)
 @click.option("--junit-file", metavar="PATH", default=None, help="Also write the results as JUnit XML to PATH.")
-@click.option("--report", "report_path", metavar="PATH.html", default=None, help="Also write a self-contained HTML report (findings, mesh picture, ping heatmap) to PATH.")
-@click.option("--watch", "watch_every", type=click.FloatRange(min=1), default=None, metavar="SECONDS",
-              help="Rerun every SECONDS and print only what started or stopped failing (Ctrl-C to stop).")
+@click.option(
+    "--report", "report_path", metavar="PATH.html", default=None, help="Also write a self-contained HTML report (findings, mesh picture, ping heatmap) to PATH."
+)
+@click.option(
+    "--watch",
+    "watch_every",
+    type=click.FloatRange(min=1),
+    default=None,
+    metavar="SECONDS",
+    help="Rerun every SECONDS and print only what started or stopped failing (Ctrl-C to stop).",
+)
 @click.option("--check", "checks", metavar="ID", multiple=True, help="Run only checks matching this id or glob (repeatable), e.g. 'kilo.*'.")
 @click.option("--skip", "skips", metavar="ID", multiple=True, help="Skip checks matching this id or glob (repeatable).")
 @click.option("--static-only", is_flag=True, help="Only the checks that read objects: no pods, no exec, no network.")
-@click.option("--pre", is_flag=True, help="Before Kilo is installed: the K3s flag checks, pod CIDRs, public addresses, and ip_forward and the WireGuard port read from short-lived hostNetwork pods.")
-@click.option("--timeout", type=click.FloatRange(min=1), default=120.0, show_default=True, metavar="SECONDS", help="How long to wait for the ping pods and for cleanup; each exec gets at most 20 s.")
+@click.option(
+    "--pre",
+    is_flag=True,
+    help="Before Kilo is installed: the K3s flag checks, pod CIDRs, public addresses, and ip_forward and the WireGuard port read from short-lived hostNetwork pods.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=120.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long to wait for the ping pods and for cleanup; each exec gets at most 20 s.",
+)
 @click.option("--image", default="busybox:1.36", show_default=True, help="Image of the ping pods (use a mirror in air-gapped clusters).")
 @click.option("--namespace", default=None, metavar="NAME", help="Namespace doctor creates for the ping pods. (default kgctl-py-doctor-<random>)")
 @click.option("--keep", is_flag=True, help="Leave the ping namespace and pods for inspection.")
-@click.option("--max-concurrent-execs", type=click.IntRange(min=1, max=256), default=16, show_default=True, metavar="N", help="At most this many execs at once.")
+@click.option(
+    "--max-concurrent-execs", type=click.IntRange(min=1, max=256), default=16, show_default=True, metavar="N", help="At most this many execs at once."
+)
 @click.option("--full-matrix", is_flag=True, help="pod.ping: every pod pings every other pod, whatever the cluster's size.")
-@click.option("--full-matrix-limit", type=click.IntRange(min=2), default=160, show_default=True, metavar="N",
-              help="pod.ping: the full matrix up to N nodes (a minute at 16 execs even if every ping times out); above, a location-aware sample.")
+@click.option(
+    "--full-matrix-limit",
+    type=click.IntRange(min=2),
+    default=160,
+    show_default=True,
+    metavar="N",
+    help="pod.ping: the full matrix up to N nodes (a minute at 16 execs even if every ping times out); above, a location-aware sample.",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No progress line on stderr.")
 @click.option("--wg-interface", default="kilo0", show_default=True, metavar="NAME", help="Kilo's WireGuard interface on the nodes.")
 @click.option("--from-host", is_flag=True, help="Also ping every node's WireGuard IP and endpoint from this machine (host.ping).")
 @click.option("--explain", metavar="ID", default=None, help="Print the page of one check (what it checks, why it matters, how to fix it) and exit.")
-@click.option("--api-port", type=click.IntRange(1, 65535), default=6443, show_default=True, metavar="PORT", help="The API port of the K3s servers' external IPs (api.tls-san).")
+@click.option(
+    "--api-port",
+    type=click.IntRange(1, 65535),
+    default=6443,
+    show_default=True,
+    metavar="PORT",
+    help="The API port of the K3s servers' external IPs (api.tls-san).",
+)
 @global_options
 @click.pass_context
-def doctor(ctx: click.Context, fmt: str, checks: tuple[str, ...], skips: tuple[str, ...], static_only: bool, pre: bool, timeout: float, image: str,
-           namespace: str | None, keep: bool, max_concurrent_execs: int, full_matrix: bool, full_matrix_limit: int, quiet: bool, wg_interface: str, from_host: bool,
-           explain: str | None, api_port: int, junit_file: str | None, report_path: str | None, watch_every: float | None) -> None:
+def doctor(
+    ctx: click.Context,
+    fmt: str,
+    checks: tuple[str, ...],
+    skips: tuple[str, ...],
+    static_only: bool,
+    pre: bool,
+    timeout: float,
+    image: str,
+    namespace: str | None,
+    keep: bool,
+    max_concurrent_execs: int,
+    full_matrix: bool,
+    full_matrix_limit: int,
+    quiet: bool,
+    wg_interface: str,
+    from_host: bool,
+    explain: str | None,
+    api_port: int,
+    junit_file: str | None,
+    report_path: str | None,
+    watch_every: float | None,
+) -> None:
     """Check a K3s + Kilo cluster: what is broken, on which node, what to type.
 
     Exit status: 0 when nothing failed (warnings allowed), 1 when a check
@@ -63,8 +125,22 @@ def doctor(ctx: click.Context, fmt: str, checks: tuple[str, ...], skips: tuple[s
 
     s = settings(ctx)
     validate_globals(s)
-    opts = DoctorOptions(checks, skips, static_only, timeout, image, namespace, keep, max_concurrent_execs, wg_interface, from_host, api_port,
-                         pre=pre, full_matrix_limit=full_matrix_limit, full_matrix=full_matrix)
+    opts = DoctorOptions(
+        checks,
+        skips,
+        static_only,
+        timeout,
+        image,
+        namespace,
+        keep,
+        max_concurrent_execs,
+        wg_interface,
+        from_host,
+        api_port,
+        pre=pre,
+        full_matrix_limit=full_matrix_limit,
+        full_matrix=full_matrix,
+    )
     for path in (junit_file, report_path):
         if path:
             outputs.check_writable(path)  # before creating pods, not after

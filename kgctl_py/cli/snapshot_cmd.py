@@ -9,7 +9,16 @@ from kgctl_py.environment import Environment
 
 
 @click.command("snapshot")
-@click.option("-o", "--output", "output_file", metavar="FILE", type=click.Path(allow_dash=True), default="-", show_default=True, help="Write the snapshot to FILE; '-' is stdout.")
+@click.option(
+    "-o",
+    "--output",
+    "output_file",
+    metavar="FILE",
+    type=click.Path(allow_dash=True),
+    default="-",
+    show_default=True,
+    help="Write the snapshot to FILE; '-' is stdout.",
+)
 @global_options
 @click.pass_context
 def snapshot(ctx: click.Context, output_file: str) -> None:
@@ -46,4 +55,3 @@ def snapshot(ctx: click.Context, output_file: str) -> None:
 def _warn(env: Environment, message: str) -> None:
     # Nodes and peers are what matter most; a snapshot without pods still helps.
     click.echo(f"kgctl-py: warning: {message}; the snapshot has no Kilo pods", file=env.stderr)
-

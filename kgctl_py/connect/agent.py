@@ -131,8 +131,7 @@ class Connector:
             if self.opts.clean_up:
                 self.clean_up()
             else:
-                self.log.info("leaving the interface, its routes and the Peer in place (--clean-up=false)",
-                              interface=self.opts.interface, peer=self.opts.name)
+                self.log.info("leaving the interface, its routes and the Peer in place (--clean-up=false)", interface=self.opts.interface, peer=self.opts.name)
 
     def load_key(self) -> None:
         path = self.opts.private_key_path
@@ -159,11 +158,14 @@ class Connector:
                 raise
             existing = None
         if existing is not None:
-            key = ((existing.get("spec") or {}).get("publicKey") if isinstance(existing, dict) else None)
+            key = (existing.get("spec") or {}).get("publicKey") if isinstance(existing, dict) else None
             assert self.public_key is not None
             if key != key_str(self.public_key):
-                self.log.warn("the Peer exists with another public key; the cluster will drop this host's traffic "
-                              "(pass --private-key with the key it was registered with)", peer=name)
+                self.log.warn(
+                    "the Peer exists with another public key; the cluster will drop this host's traffic "
+                    "(pass --private-key with the key it was registered with)",
+                    peer=name,
+                )
             self.log.info("using the existing Peer", peer=name)
             return
         self._check_crd()
@@ -183,7 +185,9 @@ class Connector:
             R.CRDS.get(self.client, R.PEER_CRD_NAME, what=R.PEER_CRD_WHAT)
         except ApiError as err:
             if err.status == 404:
-                raise CliError("failed to create peer: the peers.kilo.squat.ai CRD is not installed; is Kilo installed in this cluster?", ExitCode.API_ERROR) from None
+                raise CliError(
+                    "failed to create peer: the peers.kilo.squat.ai CRD is not installed; is Kilo installed in this cluster?", ExitCode.API_ERROR
+                ) from None
             if err.status not in (401, 403):
                 raise
             # Reading CRDs may be forbidden where creating Peers is not: let the create decide.
@@ -193,8 +197,7 @@ class Connector:
         self.interface = iface = system.create_interface(o.interface, o.mtu)
         # From here on the interface is ours to remove on exit.
         how = "kernel WireGuard" if iface.kind == system.KERNEL else "userspace wireguard-go"
-        self.log.info(f"{'created' if iface.created else 'using existing'} WireGuard interface ({how})",
-                      name=o.interface, implementation=iface.kind)
+        self.log.info(f"{'created' if iface.created else 'using existing'} WireGuard interface ({how})", name=o.interface, implementation=iface.kind)
         system.set_address(o.interface, str(o.allowed_ip))
         self.log.info("set IP address of WireGuard interface", IP=str(o.allowed_ip))
         system.set_up(o.interface)

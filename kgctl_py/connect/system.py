@@ -56,6 +56,7 @@ def run(argv: Sequence[str], input: bytes | None = None, check: bool = True, tim
 
 # ---------------------------------------------------------------- keys
 
+
 def generate_private_key() -> bytes:
     from kgctl_py.mesh.key import parse_key
 
@@ -102,6 +103,7 @@ def write_private_key(path: str, key: bytes) -> None:
 
 
 # ---------------------------------------------------------------- the interface
+
 
 def link_exists(name: str) -> bool:
     return run(["ip", "link", "show", "dev", name], check=False).returncode == 0
@@ -157,8 +159,7 @@ def _start_wireguard_go(name: str) -> subprocess.Popen[bytes]:
     env.pop("LOG_LEVEL", None)
     log = tempfile.TemporaryFile()
     try:
-        proc = subprocess.Popen(["wireguard-go", "-f", name], stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                env=env, start_new_session=True)
+        proc = subprocess.Popen(["wireguard-go", "-f", name], stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, start_new_session=True)
     except FileNotFoundError:
         log.close()
         raise HostError("kernel WireGuard is not available and wireguard-go is not installed; install one of them", ExitCode.USAGE) from None
@@ -231,6 +232,7 @@ def remove_interface(iface: Interface) -> None:
 
 
 # ---------------------------------------------------------------- routes
+
 
 def replace_routes(lines: list[list[str]]) -> list[str]:
     """``ip route replace`` each route; returns the errors (one line each)."""

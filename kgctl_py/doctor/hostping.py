@@ -64,8 +64,16 @@ def check(inp: StaticInput, timeout: float, workers: int) -> list[Finding]:
         if host is None:
             out.append(Finding(Status.FAIL, node, f"{what} {address}: no result"))
         elif host.packets_received == 0:
-            out.append(Finding(Status.FAIL, node, f"{what} {address}: 0/{host.packets_sent} replies",
-                               hint="from here, the route to that address goes through the mesh (WireGuard IP) or the internet (endpoint): check `ip route get " + address + "`"))
+            out.append(
+                Finding(
+                    Status.FAIL,
+                    node,
+                    f"{what} {address}: 0/{host.packets_sent} replies",
+                    hint="from here, the route to that address goes through the mesh (WireGuard IP) or the internet (endpoint): check `ip route get "
+                    + address
+                    + "`",
+                )
+            )
         elif host.packets_received < host.packets_sent:
             out.append(Finding(Status.WARN, node, f"{what} {address}: {host.packets_received}/{host.packets_sent} replies, avg {host.avg_rtt:.1f} ms"))
         else:

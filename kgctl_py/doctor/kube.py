@@ -136,8 +136,15 @@ class Session:
             from kubernetes.stream import stream
 
             api = self._api()  # the first call imports the client: not part of the exec's time
-            kwargs: dict[str, Any] = {"command": command, "stderr": True, "stdin": False, "stdout": True, "tty": False,
-                                      "_preload_content": False, "_request_timeout": timeout}
+            kwargs: dict[str, Any] = {
+                "command": command,
+                "stderr": True,
+                "stdin": False,
+                "stdout": True,
+                "tty": False,
+                "_preload_content": False,
+                "_request_timeout": timeout,
+            }
             if container:
                 kwargs["container"] = container
             deadline = time.monotonic() + timeout

@@ -67,7 +67,6 @@ class LiveContext:
         return found
 
 
-
 def _container(pod: dict[str, Any], preferred: str) -> str | None:
     names = [c.get("name") for c in (pod.get("spec") or {}).get("containers") or [] if isinstance(c, dict)]
     if preferred in names:
@@ -277,14 +276,28 @@ def drift(ctx: LiveContext) -> list[Finding]:
             # moved endpoint alone stays a warning (WireGuard may have roamed).
             blocker, drifted = stuck
             name = lambda key: names.get(key, key[:8] + "…")  # noqa: E731
-            why = (f"Kilo cannot see this: its (*Conf).Equal stops at {name(blocker)}, which has no endpoint, and "
-                   f"{', '.join(name(k) for k in drifted)} sort(s) after it, so they stay stale until the Kilo pod restarts")
+            why = (
+                f"Kilo cannot see this: its (*Conf).Equal stops at {name(blocker)}, which has no endpoint, and "
+                f"{', '.join(name(k) for k in drifted)} sort(s) after it, so they stay stale until the Kilo pod restarts"
+            )
             md = (ctx.kilo_pods().get(leader) or {}).get("metadata") or {}
-            out.append(Finding(Status.FAIL if fails else Status.WARN, leader, "; ".join([*fails, *warns, why]),
-                               hint=f"restart {leader}'s Kilo pod: {ctx.kubectl} -n {md.get('namespace', ctx.opts.kilo_namespace)} delete pod {md.get('name', 'KILO-POD')}"))
+            out.append(
+                Finding(
+                    Status.FAIL if fails else Status.WARN,
+                    leader,
+                    "; ".join([*fails, *warns, why]),
+                    hint=f"restart {leader}'s Kilo pod: {ctx.kubectl} -n {md.get('namespace', ctx.opts.kilo_namespace)} delete pod {md.get('name', 'KILO-POD')}",
+                )
+            )
         elif fails:
-            out.append(Finding(Status.FAIL, leader, "; ".join(fails + warns),
-                          hint=f"compare: kgctl-py showconf node {leader}  vs  wg showconf {ctx.opts.wg_interface} on {leader}; restart its Kilo pod to reconcile"))
+            out.append(
+                Finding(
+                    Status.FAIL,
+                    leader,
+                    "; ".join(fails + warns),
+                    hint=f"compare: kgctl-py showconf node {leader}  vs  wg showconf {ctx.opts.wg_interface} on {leader}; restart its Kilo pod to reconcile",
+                )
+            )
         elif warns:
             out.append(Finding(Status.WARN, leader, "; ".join(warns)))
         else:
@@ -344,7 +357,9 @@ def cleanup(ctx: LiveContext, interrupted: bool | None = None) -> None:
                 ctx.namespace = None  # not ours: never delete it
                 return
             try:
-                client.request("DELETE", R.DAEMONSETS.item("kgctl-py-doctor-ping", ns), {"propagationPolicy": "Background"}, what="daemonset kgctl-py-doctor-ping")
+                client.request(
+                    "DELETE", R.DAEMONSETS.item("kgctl-py-doctor-ping", ns), {"propagationPolicy": "Background"}, what="daemonset kgctl-py-doctor-ping"
+                )
             except ApiError as err:
                 if err.status != 404:
                     raise
@@ -388,11 +403,13 @@ def _ping_places(ctx: LiveContext) -> dict[str, P.Place]:
 def create_namespace(ctx: LiveContext, wants: list[tuple[str, str, str, str]]) -> tuple[str, list[Finding]]:
     """Doctor's own namespace (created once per run), after checking it may do ``wants`` there."""
     ns = ctx.opts.namespace or f"kgctl-py-doctor-{ctx.run_id}"
-    problem = ctx.permission_problem([
-        ("create", "", "namespaces", "", None),
-        ("delete", "", "namespaces", "", None),
-        *[(verb, group, resource, sub, ns) for verb, group, resource, sub in wants],
-    ])
+    problem = ctx.permission_problem(
+        [
+            ("create", "", "namespaces", "", None),
+            ("delete", "", "namespaces", "", None),
+            *[(verb, group, resource, sub, ns) for verb, group, resource, sub in wants],
+        ]
+    )
     if problem:
         return ns, [Finding(Status.FAIL, "cluster", problem, "cluster")]
     if ctx.namespace == ns:
@@ -403,8 +420,15 @@ def create_namespace(ctx: LiveContext, wants: list[tuple[str, str, str, str]]) -
     except ApiError as err:
         if err.status == 409:
             ctx.namespace = None  # not ours: cleanup must not touch it
-            return ns, [Finding(Status.FAIL, "cluster", f"namespace {ns} already exists; doctor only uses a namespace it creates", "cluster",
-                                hint="pick another --namespace, or delete the old one")]
+            return ns, [
+                Finding(
+                    Status.FAIL,
+                    "cluster",
+                    f"namespace {ns} already exists; doctor only uses a namespace it creates",
+                    "cluster",
+                    hint="pick another --namespace, or delete the old one",
+                )
+            ]
         raise
     return ns, []
 
@@ -424,8 +448,11 @@ def pod_ping(ctx: LiveContext) -> tuple[list[Finding], dict[str, Any] | None]:
             return [Finding(Status.FAIL, "cluster", f"{detail} (waited {ctx.opts.timeout:g}s for {len(waiting)} nodes)", "cluster", hint=hint)], None
         findings, data = _ping_all(ctx, ns, pods)
         for node, why in waiting.items():
-            findings.append(Finding(Status.FAIL, node, f"no running ping pod after {ctx.opts.timeout:g}s: {why}",
-                               hint=P.not_running_hint(ctx.kubectl, debug_ns, ctx.opts.image)))
+            findings.append(
+                Finding(
+                    Status.FAIL, node, f"no running ping pod after {ctx.opts.timeout:g}s: {why}", hint=P.not_running_hint(ctx.kubectl, debug_ns, ctx.opts.image)
+                )
+            )
         return findings, data
     finally:
         cleanup(ctx)

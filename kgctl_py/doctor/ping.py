@@ -45,14 +45,16 @@ def daemonset_manifest(namespace: str, image: str, run_id: str) -> dict[str, Any
                     "terminationGracePeriodSeconds": 0,
                     "automountServiceAccountToken": False,
                     "enableServiceLinks": False,
-                    "containers": [{
-                        "name": "ping",
-                        "image": image,
-                        # Bounded life: even a leaked pod stops on its own.
-                        "command": ["sleep", "3600"],
-                        "resources": {"requests": {"cpu": "1m", "memory": "8Mi"}, "limits": {"memory": "64Mi"}},  # room for 128 pings at once
-                        "securityContext": {"capabilities": {"add": ["NET_RAW"]}},
-                    }],
+                    "containers": [
+                        {
+                            "name": "ping",
+                            "image": image,
+                            # Bounded life: even a leaked pod stops on its own.
+                            "command": ["sleep", "3600"],
+                            "resources": {"requests": {"cpu": "1m", "memory": "8Mi"}, "limits": {"memory": "64Mi"}},  # room for 128 pings at once
+                            "securityContext": {"capabilities": {"add": ["NET_RAW"]}},
+                        }
+                    ],
                 },
             },
         },
@@ -65,19 +67,28 @@ def no_pods_verdict(status: dict[str, Any] | None, kubectl: str, debug_ns: str) 
     status = status or {}
     # The API server fills the counters with zeros; only a controller sets observedGeneration.
     if "observedGeneration" not in status:
-        return ("no ping pod was ever created: the DaemonSet got no status, so no DaemonSet controller acted on it",
-                f"check that the controller manager runs (K3s embeds it in the server: journalctl -u k3s); {describe}")
+        return (
+            "no ping pod was ever created: the DaemonSet got no status, so no DaemonSet controller acted on it",
+            f"check that the controller manager runs (K3s embeds it in the server: journalctl -u k3s); {describe}",
+        )
     if not status.get("desiredNumberScheduled"):
-        return ("no ping pod was ever created: the DaemonSet controller found no node to run on (taints, nodeSelector, no nodes)",
-                f"list the nodes and their taints: {kubectl} get nodes -o custom-columns=NAME:.metadata.name,TAINTS:.spec.taints")
-    return (f"no ping pod was ever created, though the DaemonSet wants {status['desiredNumberScheduled']}: pod creation was refused "
-            "(admission: PodSecurity, a quota, a policy against NET_RAW)", f"{describe} (its events say why)")
+        return (
+            "no ping pod was ever created: the DaemonSet controller found no node to run on (taints, nodeSelector, no nodes)",
+            f"list the nodes and their taints: {kubectl} get nodes -o custom-columns=NAME:.metadata.name,TAINTS:.spec.taints",
+        )
+    return (
+        f"no ping pod was ever created, though the DaemonSet wants {status['desiredNumberScheduled']}: pod creation was refused "
+        "(admission: PodSecurity, a quota, a policy against NET_RAW)",
+        f"{describe} (its events say why)",
+    )
 
 
 def not_running_hint(kubectl: str, debug_ns: str, image: str) -> str:
     """Pods exist but do not run: the image, taints or resources."""
-    return (f"rerun with --keep --namespace {debug_ns}, then: {kubectl} -n {debug_ns} describe pods -l {APP_LABEL}={APP} "
-            f"(can the nodes pull {image}? use --image for a mirror; taints; CPU and memory)")
+    return (
+        f"rerun with --keep --namespace {debug_ns}, then: {kubectl} -n {debug_ns} describe pods -l {APP_LABEL}={APP} "
+        f"(can the nodes pull {image}? use --image for a mirror; taints; CPU and memory)"
+    )
 
 
 @dataclass
@@ -123,7 +134,9 @@ def culprits(nodes: list[str], results: dict[tuple[str, str], PingResult], place
     if not bad:
         return []
     if not good:
-        return ["no pod reaches any other pod: check that Kilo runs (kubectl -n kube-system get pods -l app.kubernetes.io/name=kilo) and the CNI config on the nodes"]
+        return [
+            "no pod reaches any other pod: check that Kilo runs (kubectl -n kube-system get pods -l app.kubernetes.io/name=kilo) and the CNI config on the nodes"
+        ]
     loc = {n: places[n].location for n in nodes if n in places}
     members: dict[str, set[str]] = {}
     for n, location in loc.items():
@@ -141,11 +154,7 @@ def culprits(nodes: list[str], results: dict[tuple[str, str], PingResult], place
     out: list[str] = []
     explained: set[tuple[str, str]] = set()
     # One node: all its measured pairs fail.  A node alone in its location is left to the location rule.
-    down = {
-        node for node in nodes
-        if (mine := by_node.get(node, set())) and mine <= bad
-        and not (multi and node in loc and len(members[loc[node]]) == 1)
-    }
+    down = {node for node in nodes if (mine := by_node.get(node, set())) and mine <= bad and not (multi and node in loc and len(members[loc[node]]) == 1)}
     for node in nodes:
         if node not in down:
             continue
@@ -159,11 +168,14 @@ def culprits(nodes: list[str], results: dict[tuple[str, str], PingResult], place
                 explained |= mine
                 continue
         if place is not None and multi and place.leader == node:
-            out.append(f"every pair with {node} fails ({len(mine)} pairs), and {node} leads location {place.location}, so its traffic to other "
-                       f"locations fails too: check {node} itself (its Kilo pod, net.ipv4.ip_forward, routes, firewall) and that UDP {port} reaches {place.endpoint or 'its endpoint'}")
+            out.append(
+                f"every pair with {node} fails ({len(mine)} pairs), and {node} leads location {place.location}, so its traffic to other "
+                f"locations fails too: check {node} itself (its Kilo pod, net.ipv4.ip_forward, routes, firewall) and that UDP {port} reaches {place.endpoint or 'its endpoint'}"
+            )
         else:
-            out.append(f"every pair with {node} fails ({len(mine)} pairs): check {node}'s Kilo pod, net.ipv4.ip_forward, routes and firewall "
-                       f"({kilo_logs(node)})")
+            out.append(
+                f"every pair with {node} fails ({len(mine)} pairs): check {node}'s Kilo pod, net.ipv4.ip_forward, routes and firewall ({kilo_logs(node)})"
+            )
         explained |= mine
     if multi:
         # One location: every measured pair crossing it fails.
@@ -174,8 +186,10 @@ def culprits(nodes: list[str], results: dict[tuple[str, str], PingResult], place
                     crossing |= between
             if crossing and crossing <= bad and not crossing <= explained:
                 leader = places[sorted(members[location])[0]]
-                out.append(f"every pair crossing location {location} fails ({len(crossing)} pairs): check leader {leader.leader}'s endpoint "
-                           f"{leader.endpoint or '(none)'} and that UDP {port} reaches it")
+                out.append(
+                    f"every pair crossing location {location} fails ({len(crossing)} pairs): check leader {leader.leader}'s endpoint "
+                    f"{leader.endpoint or '(none)'} and that UDP {port} reaches it"
+                )
                 explained |= crossing
         # Two locations: every measured pair between them fails; the tunnel between their leaders is down.
         names = sorted(members)
@@ -184,8 +198,10 @@ def culprits(nodes: list[str], results: dict[tuple[str, str], PingResult], place
                 between = by_locations.get((a, b), set())
                 if between and between <= bad and not between <= explained:
                     la, lb = places[sorted(members[a])[0]].leader, places[sorted(members[b])[0]].leader
-                    out.append(f"every pair between locations {a} and {b} fails ({len(between)} pairs): the tunnel between leaders {la} and {lb} "
-                               f"is down; compare `wg show` on both (see wireguard.handshake and wireguard.drift)")
+                    out.append(
+                        f"every pair between locations {a} and {b} fails ({len(between)} pairs): the tunnel between leaders {la} and {lb} "
+                        f"is down; compare `wg show` on both (see wireguard.handshake and wireguard.drift)"
+                    )
                     explained |= between
     left = sorted(bad - explained)
     if left:

@@ -38,8 +38,14 @@ def pod_cidr(inp: StaticInput) -> list[Finding]:
             out.append(Finding(Status.PASS, node.name, f"pod CIDR {raw}"))
             continue
         what = "no spec.podCIDR" if raw is None else f"spec.podCIDR {raw!r} is not a CIDR"
-        out.append(Finding(Status.FAIL, node.name, f"{what}: Kilo has no pod range to route for this node",
-                           hint=f"kubectl get node {node.name} -o jsonpath='{{.spec.podCIDR}}'; K3s hands pod CIDRs out of its --cluster-cidr when a node registers"))
+        out.append(
+            Finding(
+                Status.FAIL,
+                node.name,
+                f"{what}: Kilo has no pod range to route for this node",
+                hint=f"kubectl get node {node.name} -o jsonpath='{{.spec.podCIDR}}'; K3s hands pod CIDRs out of its --cluster-cidr when a node registers",
+            )
+        )
     return out
 
 
@@ -62,8 +68,15 @@ def public_address(inp: StaticInput) -> list[Finding]:
             out.append(Finding(Status.PASS, place, f"public address on {', '.join(reachable)}", kind))
         else:
             names = ", ".join(name for name, _ in members)
-            out.append(Finding(Status.FAIL, place, f"no node has a public address ({names}): other locations cannot reach this one over WireGuard", kind,
-                               hint=f"start K3s on one of {names} with --node-external-ip <public IP>, or plan a kilo.squat.ai/force-endpoint for it"))
+            out.append(
+                Finding(
+                    Status.FAIL,
+                    place,
+                    f"no node has a public address ({names}): other locations cannot reach this one over WireGuard",
+                    kind,
+                    hint=f"start K3s on one of {names} with --node-external-ip <public IP>, or plan a kilo.squat.ai/force-endpoint for it",
+                )
+            )
     return out
 
 
@@ -94,7 +107,9 @@ def host_pods(ctx: LiveContext) -> tuple[dict[str, dict[str, Any]], list[Finding
     ns, early = create_namespace(ctx, [("create", "apps", "daemonsets", ""), ("list", "", "pods", ""), ("create", "", "pods", "exec")])
     if early:
         return {}, early
-    ctx.session.client.request("POST", f"/apis/apps/v1/namespaces/{ns}/daemonsets", body=host_daemonset(ns, ctx.opts.image, ctx.run_id), what=f"daemonset {HOST_APP}")
+    ctx.session.client.request(
+        "POST", f"/apis/apps/v1/namespaces/{ns}/daemonsets", body=host_daemonset(ns, ctx.opts.image, ctx.run_id), what=f"daemonset {HOST_APP}"
+    )
     want = sorted(n.name for n in ctx.static.nodes)
     deadline = time.monotonic() + ctx.opts.timeout
     running: dict[str, dict[str, Any]] = {}
@@ -128,8 +143,12 @@ def on_hosts(ctx: LiveContext, command: list[str]) -> tuple[dict[str, ExecOutcom
 
 
 def _no_host_pod(ctx: LiveContext, node: str) -> Finding:
-    return Finding(Status.FAIL, node, f"no running host pod after {ctx.opts.timeout:g}s",
-                   hint=f"{ctx.kubectl} -n {ctx.namespace} describe pods -l {P.APP_LABEL}={HOST_APP} (image {ctx.opts.image} reachable? taints?)")
+    return Finding(
+        Status.FAIL,
+        node,
+        f"no running host pod after {ctx.opts.timeout:g}s",
+        hint=f"{ctx.kubectl} -n {ctx.namespace} describe pods -l {P.APP_LABEL}={HOST_APP} (image {ctx.opts.image} reachable? taints?)",
+    )
 
 
 def ip_forward(ctx: LiveContext) -> list[Finding]:
@@ -174,8 +193,14 @@ def wireguard_port(ctx: LiveContext) -> list[Finding]:
         elif o.error or not o.stdout.strip():
             out.append(Finding(Status.FAIL, node.name, f"cannot read /proc/net/udp: {o.error or o.stderr.strip() or 'no output'}"))
         elif port in bound_udp_ports(o.stdout):
-            out.append(Finding(Status.FAIL, node.name, f"UDP port {port} is already bound on the host: Kilo's WireGuard cannot listen there",
-                               hint=f"on {node.name}: ss -ulpn 'sport = :{port}' shows the owner; stop it, or run Kilo and kgctl-py with another --port"))
+            out.append(
+                Finding(
+                    Status.FAIL,
+                    node.name,
+                    f"UDP port {port} is already bound on the host: Kilo's WireGuard cannot listen there",
+                    hint=f"on {node.name}: ss -ulpn 'sport = :{port}' shows the owner; stop it, or run Kilo and kgctl-py with another --port",
+                )
+            )
         else:
             out.append(Finding(Status.PASS, node.name, f"UDP port {port} is free"))
     return out

@@ -159,10 +159,7 @@ def report(results: list[CheckResult]) -> dict[str, Any]:
                 "status": r.status.value,
                 "hint": r.check.hint,
                 "explain": r.check.explain,
-                "findings": [
-                    {"status": f.status.value, "kind": f.kind, "node": f.subject, "detail": f.detail, "hint": f.hint}
-                    for f in r.findings
-                ],
+                "findings": [{"status": f.status.value, "kind": f.kind, "node": f.subject, "detail": f.detail, "hint": f.hint} for f in r.findings],
             }
             if r.data is not None:
                 item["data"] = r.data

@@ -152,9 +152,19 @@ def load_input(settings: Any) -> tuple[StaticInput, Any]:
         now, now_from = server_now, "server"
     else:
         now, now_from = objects.now, "local"
-    inp = build_input(objects.nodes, objects.peers, pods=pods if objects.pods_listed else None, crd_present=objects.crd_present, now=now,
-                      port=settings.port, granularity=Granularity(settings.mesh_granularity), topology_label=settings.topology_label,
-                      snapshot=not live, daemonsets=objects.daemonsets if objects.daemonset_listed else None, daemonsets_error=objects.daemonsets_error)
+    inp = build_input(
+        objects.nodes,
+        objects.peers,
+        pods=pods if objects.pods_listed else None,
+        crd_present=objects.crd_present,
+        now=now,
+        port=settings.port,
+        granularity=Granularity(settings.mesh_granularity),
+        topology_label=settings.topology_label,
+        snapshot=not live,
+        daemonsets=objects.daemonsets if objects.daemonset_listed else None,
+        daemonsets_error=objects.daemonsets_error,
+    )
     inp.now_from = now_from
     # Both clocks: live as read, offline as the snapshot recorded them at capture.
     inp.local_now, inp.server_now = (objects.local_now, server_now) if server_now is not None else (None, None)
@@ -176,8 +186,7 @@ def doctor(settings: Any, opts: DoctorOptions, observer: Observer, progress: Any
         observer.loaded(inp)
         ctx = None
         if session is not None or opts.from_host:
-            ctx = LiveContext(inp, session, opts, progress or (lambda m: None), warn or (lambda m: None),
-                              kubectl_prefix(settings.kubeconfig, settings.context))
+            ctx = LiveContext(inp, session, opts, progress or (lambda m: None), warn or (lambda m: None), kubectl_prefix(settings.kubeconfig, settings.context))
         try:
             run_checks(checks, inp, ctx, opts, observer)
         finally:

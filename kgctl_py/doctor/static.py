@@ -81,14 +81,26 @@ def build_input(
     shaped_nodes = [shapes.node(o) for o in node_objs]
     shaped_peers = [shapes.peer(o) for o in peer_objs if isinstance(o, dict)]
     shaped_pods = [shapes.pod(o) for o in pods or [] if isinstance(o, dict)]
-    inp = StaticInput(shaped_nodes, cluster.nodes, shaped_peers, cluster, shaped_pods, crd_present, now, port, granularity, snapshot, pods is not None,
-                      daemonsets=daemonsets, daemonsets_error=daemonsets_error)
+    inp = StaticInput(
+        shaped_nodes,
+        cluster.nodes,
+        shaped_peers,
+        cluster,
+        shaped_pods,
+        crd_present,
+        now,
+        port,
+        granularity,
+        snapshot,
+        pods is not None,
+        daemonsets=daemonsets,
+        daemonsets_error=daemonsets_error,
+    )
     try:
         inp.topology = topology_for_graph(cluster, Options(granularity=granularity, port=port), now)
     except KgctlError as err:
         inp.topology_error = str(err)
     return inp
-
 
 
 def _annotations(obj: dict[str, Any]) -> dict[str, Any]:
@@ -142,14 +154,26 @@ def k3s_tls_san(inp: StaticInput) -> list[Finding]:
         if endpoint_ip and node.endpoint is not None and is_public(node.endpoint.ip) and endpoint_ip not in wanted:
             wanted.append(endpoint_ip)
         if not wanted:
-            out.append(Finding(W, node.name, f"cannot tell the server's public address (no external IP, no public Kilo endpoint); --tls-san is {', '.join(sans) or 'not set'}"))
+            out.append(
+                Finding(
+                    W,
+                    node.name,
+                    f"cannot tell the server's public address (no external IP, no public Kilo endpoint); --tls-san is {', '.join(sans) or 'not set'}",
+                )
+            )
             continue
         covered = [w for w in wanted if any(_same_ip(w, s) or w == s for s in sans)]
         if covered:
             out.append(Finding(P, node.name, f"--tls-san covers {', '.join(covered)}"))
         else:
-            out.append(Finding(F, node.name, f"--tls-san {', '.join(sans) or '(none)'} does not cover the public address {', '.join(wanted)}",
-                          hint=f"add `--tls-san {wanted[0]}` to the K3s server (or `tls-san: [{wanted[0]}]` in /etc/rancher/k3s/config.yaml) and restart k3s"))
+            out.append(
+                Finding(
+                    F,
+                    node.name,
+                    f"--tls-san {', '.join(sans) or '(none)'} does not cover the public address {', '.join(wanted)}",
+                    hint=f"add `--tls-san {wanted[0]}` to the K3s server (or `tls-san: [{wanted[0]}]` in /etc/rancher/k3s/config.yaml) and restart k3s",
+                )
+            )
     if not out:
         out.append(Finding(S, "cluster", "no K3s server node found (no k3s.io/node-args starting with 'server', no control-plane label)", "cluster"))
     return out
@@ -168,8 +192,14 @@ def k3s_node_external_ip(inp: StaticInput) -> list[Finding]:
             out.append(Finding(P, node.name, f"no external IP; not a leader: other locations reach it through {followers[node.name]}"))
             continue
         if not declared:
-            out.append(Finding(W, node.name, "no external IP declared (no k3s.io/external-ip, no ExternalIP address, no --node-external-ip)",
-                          hint=f"start K3s on {node.name} with `--node-external-ip <public IP>`"))
+            out.append(
+                Finding(
+                    W,
+                    node.name,
+                    "no external IP declared (no k3s.io/external-ip, no ExternalIP address, no --node-external-ip)",
+                    hint=f"start K3s on {node.name} with `--node-external-ip <public IP>`",
+                )
+            )
             continue
         if endpoint is None:
             out.append(Finding(P, node.name, f"external IP {', '.join(declared)} (no Kilo endpoint to compare)"))
@@ -178,8 +208,14 @@ def k3s_node_external_ip(inp: StaticInput) -> list[Finding]:
         elif any(_same_ip(d, str(endpoint.ip)) for d in declared):
             out.append(Finding(P, node.name, f"external IP {', '.join(declared)} matches the Kilo endpoint {endpoint}"))
         else:
-            out.append(Finding(F, node.name, f"external IP {', '.join(declared)} disagrees with the Kilo endpoint {endpoint}",
-                          hint=f"kubectl annotate node {node.name} --overwrite {ann.FORCE_ENDPOINT}={declared[0]}:{endpoint.port}"))
+            out.append(
+                Finding(
+                    F,
+                    node.name,
+                    f"external IP {', '.join(declared)} disagrees with the Kilo endpoint {endpoint}",
+                    hint=f"kubectl annotate node {node.name} --overwrite {ann.FORCE_ENDPOINT}={declared[0]}:{endpoint.port}",
+                )
+            )
     return out
 
 
@@ -195,8 +231,14 @@ def k3s_metrics_bind_address(inp: StaticInput) -> list[Finding]:
             out.append(Finding(P, node.name, "kube-proxy metrics-bind-address=0.0.0.0"))
         else:
             now = f"metrics-bind-address={values[-1]}" if values else "no metrics-bind-address"
-            out.append(Finding(F, node.name, f"kube-proxy has {now}; metrics are not reachable from other nodes",
-                          hint=f"start K3s on {node.name} with `--kube-proxy-arg metrics-bind-address=0.0.0.0`"))
+            out.append(
+                Finding(
+                    F,
+                    node.name,
+                    f"kube-proxy has {now}; metrics are not reachable from other nodes",
+                    hint=f"start K3s on {node.name} with `--kube-proxy-arg metrics-bind-address=0.0.0.0`",
+                )
+            )
     return out
 
 
@@ -212,8 +254,14 @@ def k3s_flannel_backend(inp: StaticInput) -> list[Finding]:
             out.append(Finding(P, node.name, f"--flannel-backend {backend}; no node carries a Kilo key, so Kilo is not the CNI"))
         else:
             will = "will be" if inp.pre else "is"
-            out.append(Finding(F, node.name, f"--flannel-backend {backend}, but Kilo {will} the CNI: flannel and Kilo both route pod traffic",
-                          hint=f"restart the K3s server {node.name} with `--flannel-backend none`"))
+            out.append(
+                Finding(
+                    F,
+                    node.name,
+                    f"--flannel-backend {backend}, but Kilo {will} the CNI: flannel and Kilo both route pod traffic",
+                    hint=f"restart the K3s server {node.name} with `--flannel-backend none`",
+                )
+            )
     if not out:
         out.append(Finding(S, "cluster", "no K3s server node found", "cluster"))
     return out
@@ -225,8 +273,15 @@ def k3s_flannel_backend(inp: StaticInput) -> list[Finding]:
 def kilo_crd(inp: StaticInput) -> list[Finding]:
     if inp.crd_present:
         return [Finding(P, "peers.kilo.squat.ai", "the Peer CRD is installed", "cluster")]
-    return [Finding(F, "peers.kilo.squat.ai", "the Peer CRD is not installed: kgctl and Kilo cannot read Peers", "cluster",
-               hint="kubectl apply -f https://raw.githubusercontent.com/squat/kilo/main/manifests/crds.yaml")]
+    return [
+        Finding(
+            F,
+            "peers.kilo.squat.ai",
+            "the Peer CRD is not installed: kgctl and Kilo cannot read Peers",
+            "cluster",
+            hint="kubectl apply -f https://raw.githubusercontent.com/squat/kilo/main/manifests/crds.yaml",
+        )
+    ]
 
 
 def kilo_annotations(inp: StaticInput) -> list[Finding]:
@@ -273,8 +328,14 @@ def kilo_annotations(inp: StaticInput) -> list[Finding]:
         elif not isinstance(subnet, str) or parse_network(subnet) is None:
             bad.append(f"spec.podCIDR={subnet!r} is not a CIDR")
         if bad:
-            out.append(Finding(F, node.name, "; ".join(bad + soft),
-                               hint=f"check the Kilo pod on {node.name} ({hints.kilo_logs(node.name)}); fix or remove forced annotations with kubectl annotate node {node.name} KEY-"))
+            out.append(
+                Finding(
+                    F,
+                    node.name,
+                    "; ".join(bad + soft),
+                    hint=f"check the Kilo pod on {node.name} ({hints.kilo_logs(node.name)}); fix or remove forced annotations with kubectl annotate node {node.name} KEY-",
+                )
+            )
         elif soft:
             hint = f"fix the value, or remove a key Kilo ignores: kubectl annotate node {node.name} KEY-" if extra else ""
             out.append(Finding(W, node.name, "; ".join(soft), hint=hint))
@@ -310,12 +371,26 @@ def kilo_last_seen(inp: StaticInput) -> list[Finding]:
         age = inp.now - node.last_seen
         ages.append(age)
         if age < -SKEW_TOLERANCE:
-            whose = f"the clock of {node.name} or of this machine is skewed" if ours else f"the clock of {node.name} is ahead" if now_from == "server" else "the time given is earlier than the node's check-in"
-            out.append(Finding(W, node.name, f"last seen {age_text(age)} in the future {when}: {whose}",
-                          hint="sync the clocks (timedatectl set-ntp true) on the node" + (" and on the machine running doctor" if ours else "")))
+            whose = (
+                f"the clock of {node.name} or of this machine is skewed"
+                if ours
+                else f"the clock of {node.name} is ahead"
+                if now_from == "server"
+                else "the time given is earlier than the node's check-in"
+            )
+            out.append(
+                Finding(
+                    W,
+                    node.name,
+                    f"last seen {age_text(age)} in the future {when}: {whose}",
+                    hint="sync the clocks (timedatectl set-ntp true) on the node" + (" and on the machine running doctor" if ours else ""),
+                )
+            )
         elif age >= READY_WINDOW_SECONDS:
             hint = f"check the Kilo pod on {node.name}" + ("; if every node looks stale, check this machine's clock (date -u)" if ours else "")
-            out.append(Finding(F, node.name, f"last seen {age_text(age)} ago {when} (limit {READY_WINDOW_SECONDS}s): Kilo drops the node from the mesh", hint=hint))
+            out.append(
+                Finding(F, node.name, f"last seen {age_text(age)} ago {when} (limit {READY_WINDOW_SECONDS}s): Kilo drops the node from the mesh", hint=hint)
+            )
         else:
             out.append(Finding(P, node.name, f"last seen {age_text(age)} ago"))
     stale = [a for a in ages if a >= READY_WINDOW_SECONDS]
@@ -323,16 +398,30 @@ def kilo_last_seen(inp: StaticInput) -> list[Finding]:
         # Every node stale by about the same amount: more likely our clock than the mesh.
         spread = max(ages) - min(ages)
         if spread < 2 * READY_WINDOW_SECONDS:
-            out.append(Finding(W, "cluster", f"every node looks {age_text(min(ages))}+ stale: the clock of the machine running doctor may be ahead (clock skew)", "cluster",
-                          hint="compare `date -u` here with a node's; or pass --now"))
+            out.append(
+                Finding(
+                    W,
+                    "cluster",
+                    f"every node looks {age_text(min(ages))}+ stale: the clock of the machine running doctor may be ahead (clock skew)",
+                    "cluster",
+                    hint="compare `date -u` here with a node's; or pass --now",
+                )
+            )
     if inp.server_now is not None and inp.local_now is not None:
         skew = inp.local_now - inp.server_now
         clocks = f"this machine {_clock(inp.local_now)}, API server {_clock(inp.server_now)}" + (" at capture" if inp.snapshot else "")
         if abs(skew) > SKEW_TOLERANCE:
             direction = "ahead of" if skew > 0 else "behind"
             judged = "freshness judged by the server's clock" if now_from == "server" else f"freshness judged {when}"
-            out.append(Finding(W, "this-machine", f"this machine's clock is {age_text(skew)} {direction} the API server's ({clocks}); {judged}", "cluster",
-                          hint="sync this machine's clock: timedatectl set-ntp true"))
+            out.append(
+                Finding(
+                    W,
+                    "this-machine",
+                    f"this machine's clock is {age_text(skew)} {direction} the API server's ({clocks}); {judged}",
+                    "cluster",
+                    hint="sync this machine's clock: timedatectl set-ntp true",
+                )
+            )
         else:
             out.append(Finding(P, "this-machine", f"clocks agree within {SKEW_TOLERANCE}s ({clocks})", "cluster"))
     return out
@@ -403,8 +492,14 @@ def kilo_nat_keepalive(inp: StaticInput) -> list[Finding]:
             elif node.keepalive_ns > 0:
                 out.append(Finding(P, node.name, f"{reason}; persistent-keepalive is set"))
             else:
-                out.append(Finding(W, node.name, f"looks NAT'd ({reason}) but has no persistent-keepalive",
-                              hint=f"kubectl annotate node {node.name} --overwrite {ann.PERSISTENT_KEEPALIVE}=25"))
+                out.append(
+                    Finding(
+                        W,
+                        node.name,
+                        f"looks NAT'd ({reason}) but has no persistent-keepalive",
+                        hint=f"kubectl annotate node {node.name} --overwrite {ann.PERSISTENT_KEEPALIVE}=25",
+                    )
+                )
     for peer in inp.cluster.peers:
         if peer.endpoint is None:
             reason = "it has no endpoint (roaming)"
@@ -415,8 +510,15 @@ def kilo_nat_keepalive(inp: StaticInput) -> list[Finding]:
         elif peer.keepalive_ns > 0:
             out.append(Finding(P, peer.name, f"{reason}; persistentKeepalive is set", "peer"))
         else:
-            out.append(Finding(W, peer.name, f"looks NAT'd ({reason}) but has no persistentKeepalive", "peer",
-                          hint=f"kubectl patch peer {peer.name} --type merge -p '{{\"spec\":{{\"persistentKeepalive\":25}}}}'"))
+            out.append(
+                Finding(
+                    W,
+                    peer.name,
+                    f"looks NAT'd ({reason}) but has no persistentKeepalive",
+                    "peer",
+                    hint=f'kubectl patch peer {peer.name} --type merge -p \'{{"spec":{{"persistentKeepalive":25}}}}\'',
+                )
+            )
     if not out:
         out.append(Finding(P, "cluster", "one location and no peers: nothing crosses a NAT", "cluster"))
     return out
@@ -444,11 +546,25 @@ def kilo_location(inp: StaticInput) -> list[Finding]:
         name = location or '""'
         if len(nets) > 1:
             parts = "; ".join(f"{net}: {', '.join(names)}" for net, names in sorted(nets.items()))
-            out.append(Finding(W, name, f"nodes of one location are in different networks ({parts}); Kilo routes between them over their private IPs without WireGuard", "location",
-                          hint="give nodes that cannot reach each other privately different locations: kubectl annotate node NODE kilo.squat.ai/location=NAME"))
+            out.append(
+                Finding(
+                    W,
+                    name,
+                    f"nodes of one location are in different networks ({parts}); Kilo routes between them over their private IPs without WireGuard",
+                    "location",
+                    hint="give nodes that cannot reach each other privately different locations: kubectl annotate node NODE kilo.squat.ai/location=NAME",
+                )
+            )
         elif public:
-            out.append(Finding(W, name, f"internal IP is public: {', '.join(public)}", "location",
-                          hint="set the private address: kubectl annotate node NODE kilo.squat.ai/force-internal-ip=IP/PREFIX"))
+            out.append(
+                Finding(
+                    W,
+                    name,
+                    f"internal IP is public: {', '.join(public)}",
+                    "location",
+                    hint="set the private address: kubectl annotate node NODE kilo.squat.ai/force-internal-ip=IP/PREFIX",
+                )
+            )
         else:
             out.append(Finding(P, name, f"{len(members)} node(s) in {next(iter(nets))}", "location"))
     return out
@@ -470,8 +586,14 @@ def kilo_granularity(inp: StaticInput) -> list[Finding]:
         if value == majority:
             continue
         for name in names:
-            out.append(Finding(F, name, f"granularity {value}, but {len(values[majority])} node(s) have {majority}",
-                          hint=f"run every Kilo with the same --mesh-granularity ({majority})"))
+            out.append(
+                Finding(
+                    F,
+                    name,
+                    f"granularity {value}, but {len(values[majority])} node(s) have {majority}",
+                    hint=f"run every Kilo with the same --mesh-granularity ({majority})",
+                )
+            )
     return out
 
 
@@ -518,8 +640,15 @@ def kilo_cidr_overlap(inp: StaticInput) -> list[Finding]:
     for r in ranges:
         if widest is not None and r.start <= widest.end and r.owner != widest.owner:
             kind, name = _subject(r.owner)
-            out.append(Finding(F, name, f"{r.what} overlaps {widest.what}", kind,
-                          hint="change one of the ranges: pod CIDRs (--cluster-cidr), Kilo's --subnet, kilo.squat.ai/allowed-location-ips or the Peer's allowedIPs"))
+            out.append(
+                Finding(
+                    F,
+                    name,
+                    f"{r.what} overlaps {widest.what}",
+                    kind,
+                    hint="change one of the ranges: pod CIDRs (--cluster-cidr), Kilo's --subnet, kilo.squat.ai/allowed-location-ips or the Peer's allowedIPs",
+                )
+            )
         if widest is None or r.end > widest.end:
             widest = r
     if not out:
@@ -537,8 +666,7 @@ def _subject(owner: str) -> tuple[str, str]:
 def kilo_peers(inp: StaticInput) -> list[Finding]:
     out = []
     for bad in inp.cluster.invalid_peers:
-        out.append(Finding(F, bad.name, f"invalid Peer, Kilo ignores it: {bad.reason}", "peer",
-                      hint=f"kubectl edit peer {bad.name}"))
+        out.append(Finding(F, bad.name, f"invalid Peer, Kilo ignores it: {bad.reason}", "peer", hint=f"kubectl edit peer {bad.name}"))
     owners: dict[bytes, list[tuple[str, str]]] = {}
     for node in inp.nodes:
         if node.key is not None:
@@ -550,13 +678,27 @@ def kilo_peers(inp: StaticInput) -> list[Finding]:
         if len(who) > 1:
             if len(set(who)) == 1:
                 kind, name = who[0]
-                out.append(Finding(F, name, f"{kind} {name} appears {len(who)} times in the input with the same public key {key_str(key)[:8]}…", kind,
-                              hint=f"remove the duplicate {kind} {name} (a snapshot that lists it twice?)"))
+                out.append(
+                    Finding(
+                        F,
+                        name,
+                        f"{kind} {name} appears {len(who)} times in the input with the same public key {key_str(key)[:8]}…",
+                        kind,
+                        hint=f"remove the duplicate {kind} {name} (a snapshot that lists it twice?)",
+                    )
+                )
                 continue
             names = ", ".join(f"{k} {n}" + (" (listed more than once)" if who.count((k, n)) > 1 else "") for k, n in dict.fromkeys(who))
             for kind, name in list(dict.fromkeys(who))[1:]:
-                out.append(Finding(F, name, f"public key {key_str(key)[:8]}… is shared by {names}: WireGuard can only route to one of them", kind,
-                              hint="give each node and peer its own key pair (wg genkey | wg pubkey)"))
+                out.append(
+                    Finding(
+                        F,
+                        name,
+                        f"public key {key_str(key)[:8]}… is shared by {names}: WireGuard can only route to one of them",
+                        kind,
+                        hint="give each node and peer its own key pair (wg genkey | wg pubkey)",
+                    )
+                )
     if not out:
         out.append(Finding(P, "cluster", f"{len(inp.cluster.peers)} valid peer(s), no shared keys", "cluster"))
     return out
@@ -568,8 +710,15 @@ def kilo_peers(inp: StaticInput) -> list[Finding]:
 def node_ready(inp: StaticInput) -> list[Finding]:
     if not inp.node_objs:
         # kgctl says "could not get any nodes"; nothing else can be judged either.
-        return [Finding(F, "cluster", "no nodes in the input: nothing to check", "cluster",
-                        hint="kubectl get nodes (on a snapshot: capture it with kgctl-py snapshot or kubectl get nodes,peers -o yaml)")]
+        return [
+            Finding(
+                F,
+                "cluster",
+                "no nodes in the input: nothing to check",
+                "cluster",
+                hint="kubectl get nodes (on a snapshot: capture it with kgctl-py snapshot or kubectl get nodes,peers -o yaml)",
+            )
+        ]
     out: list[Finding] = []
     for obj, node in zip(inp.node_objs, inp.nodes):
         conditions = (obj.get("status") or {}).get("conditions") or []
@@ -599,7 +748,9 @@ def kilo_daemonset(inp: StaticInput) -> list[Finding]:
         if len(ready) == 1:
             out.append(Finding(P, node.name, f"Kilo pod {ready[0]['metadata']['name']} is Ready"))
         elif not pods:
-            out.append(Finding(F, node.name, "no Kilo pod on this node", hint=f"kubectl -n kube-system get ds kilo; kubectl describe node {node.name} (taints?)"))
+            out.append(
+                Finding(F, node.name, "no Kilo pod on this node", hint=f"kubectl -n kube-system get ds kilo; kubectl describe node {node.name} (taints?)")
+            )
         elif not ready:
             phases = ", ".join(f"{p['metadata'].get('name')} {(p.get('status') or {}).get('phase', '?')}" for p in pods)
             out.append(Finding(F, node.name, f"Kilo pod not Ready: {phases}", hint=f"kubectl -n kube-system logs {pods[0]['metadata'].get('name')}"))

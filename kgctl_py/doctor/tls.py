@@ -90,7 +90,9 @@ def check(server_url: str, insecure: bool, ca_data: bytes | None, node_objs: lis
             out.append(Finding(Status.SKIP, subject, f"the kubeconfig server {server_url} is plain HTTP", "cluster"))
             continue
         if insecure:
-            out.append(Finding(Status.SKIP, subject, "insecure-skip-tls-verify is set: nothing verifies the certificate", "cluster" if kind == "cluster" else kind))
+            out.append(
+                Finding(Status.SKIP, subject, "insecure-skip-tls-verify is set: nothing verifies the certificate", "cluster" if kind == "cluster" else kind)
+            )
             continue
         sans, why = probe(host, port, ca_data, timeout)
         fkind = "cluster" if kind == "cluster" else "node"
@@ -100,6 +102,13 @@ def check(server_url: str, insecure: bool, ca_data: bytes | None, node_objs: lis
             out.append(Finding(Status.PASS, subject, f"the certificate at {where} covers {host}", fkind))
         else:
             names = ", ".join(v for _, v in sans) or "no subjectAltNames"
-            out.append(Finding(Status.FAIL, subject, f"the certificate at {where} does not cover {host} (it has {names})", fkind,
-                               hint=f"add `--tls-san {host}` to the K3s server and restart it (K3s reissues the certificate)"))
+            out.append(
+                Finding(
+                    Status.FAIL,
+                    subject,
+                    f"the certificate at {where} does not cover {host} (it has {names})",
+                    fkind,
+                    hint=f"add `--tls-san {host}` to the K3s server and restart it (K3s reissues the certificate)",
+                )
+            )
     return out

@@ -92,9 +92,7 @@ class Client:
     def _connection(self) -> http11.HTTPConnection:
         if self._conn is None:
             if self._ctx is not None:
-                self._conn = http11.HTTPSConnection(
-                    self.host, self.port, timeout=self.timeout, context=self._ctx
-                )
+                self._conn = http11.HTTPSConnection(self.host, self.port, timeout=self.timeout, context=self._ctx)
             else:
                 self._conn = http11.HTTPConnection(self.host, self.port, timeout=self.timeout)
         return self._conn
@@ -128,13 +126,17 @@ class Client:
                 if attempt + 1 < attempts:
                     time.sleep(0.2 * 2**attempt)
                     continue
-                raise Unreachable(f"cannot {verb} {what}: the connection to {self.auth.server} was reset ({type(err).__name__}); is the API server healthy?") from None
+                raise Unreachable(
+                    f"cannot {verb} {what}: the connection to {self.auth.server} was reset ({type(err).__name__}); is the API server healthy?"
+                ) from None
             except TimeoutError:
                 self.close()
                 raise Timeout(f"cannot {verb} {what}: no answer from {self.auth.server} within {self.timeout:g}s") from None
             except ssl.SSLCertVerificationError as err:
                 self.close()
-                raise Unreachable(f"cannot {verb} {what}: TLS verification of {self.auth.server} failed ({err.verify_message}); check certificate-authority-data and the server name in the kubeconfig") from None
+                raise Unreachable(
+                    f"cannot {verb} {what}: TLS verification of {self.auth.server} failed ({err.verify_message}); check certificate-authority-data and the server name in the kubeconfig"
+                ) from None
             except ssl.SSLError as err:
                 self.close()
                 raise Unreachable(f"cannot {verb} {what}: TLS error with {self.auth.server} ({err.reason or 'handshake failed'})") from None
@@ -144,10 +146,14 @@ class Client:
             except OSError as err:
                 self.close()
                 reason = err.strerror or type(err).__name__
-                raise Unreachable(f"cannot {verb} {what}: cannot connect to {self.auth.server}: {reason}; is the API server running and the kubeconfig right?") from None
+                raise Unreachable(
+                    f"cannot {verb} {what}: cannot connect to {self.auth.server}: {reason}; is the API server running and the kubeconfig right?"
+                ) from None
             except http11.HTTPException as err:
                 self.close()
-                raise Unreachable(f"cannot {verb} {what}: {self.auth.server} did not answer in HTTP ({type(err).__name__}); is the server URL in the kubeconfig an API server?") from None
+                raise Unreachable(
+                    f"cannot {verb} {what}: {self.auth.server} did not answer in HTTP ({type(err).__name__}); is the server URL in the kubeconfig an API server?"
+                ) from None
             if resp.status >= 500 and attempt + 1 < attempts:
                 time.sleep(0.2 * 2**attempt)
                 continue
@@ -227,7 +233,10 @@ def _api_error(status: int, data: bytes, verb: str, what: str, server: str) -> A
     except (ValueError, RecursionError):  # a nesting bomb is garbage too
         pass
     if status == 401:
-        return for_status(status, f"cannot {verb} {what}: the API server at {server} rejected our credentials (401 Unauthorized); check the token or client certificate in the kubeconfig")
+        return for_status(
+            status,
+            f"cannot {verb} {what}: the API server at {server} rejected our credentials (401 Unauthorized); check the token or client certificate in the kubeconfig",
+        )
     if status == 403:
         detail = f": {message}" if message else ""
         return for_status(status, f"cannot {verb} {what}: forbidden (403){detail}; ask for RBAC permission to {verb} it")

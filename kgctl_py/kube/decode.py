@@ -38,6 +38,7 @@ def _replace(obj: Any) -> Any:
         return {_replace(k): _replace(v) for k, v in obj.items()}
     return obj
 
+
 MAX_DEPTH = 100
 
 

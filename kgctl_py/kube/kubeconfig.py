@@ -177,15 +177,19 @@ def _run_plugin(argv: list[str], env: dict[str, str], timeout: float) -> subproc
         err_fd = None
     try:
         # Its own session, so that a timeout stops the plugin's children too.
-        proc = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=err_fd if err_fd is not None else subprocess.PIPE, start_new_session=True)
+        proc = subprocess.Popen(
+            argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err_fd if err_fd is not None else subprocess.PIPE, start_new_session=True
+        )
     except OSError as err:
         raise CliError(f"failed to create Kubernetes config: exec plugin {argv[0]} failed: {err.strerror or err}", ExitCode.USAGE) from None
     try:
         out, err_text = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         _kill_group(proc)
-        raise CliError(f"failed to create Kubernetes config: exec plugin {argv[0]} did not finish within {timeout:g}s; raise --request-timeout if it waits for a login", ExitCode.API_DENIED) from None
+        raise CliError(
+            f"failed to create Kubernetes config: exec plugin {argv[0]} did not finish within {timeout:g}s; raise --request-timeout if it waits for a login",
+            ExitCode.API_DENIED,
+        ) from None
     except BaseException:
         _kill_group(proc)
         raise
@@ -222,9 +226,7 @@ def _run_exec_plugin(spec: dict[str, Any], base: str, timeout: float = EXEC_TIME
         if isinstance(item, dict) and "name" in item:
             env[str(item["name"])] = str(item.get("value", ""))
     api_version = spec.get("apiVersion") or "client.authentication.k8s.io/v1"
-    env["KUBERNETES_EXEC_INFO"] = json.dumps(
-        {"apiVersion": api_version, "kind": "ExecCredential", "spec": {"interactive": False}}
-    )
+    env["KUBERNETES_EXEC_INFO"] = json.dumps({"apiVersion": api_version, "kind": "ExecCredential", "spec": {"interactive": False}})
     proc = _run_plugin([command, *args], env, timeout)
     if proc.returncode != 0:
         raise CliError(f"failed to create Kubernetes config: exec plugin {command} exited with status {proc.returncode}", ExitCode.API_DENIED)

@@ -52,9 +52,7 @@ class Cluster:
     invalid_peers: list[InvalidPeer] = field(default_factory=list)
 
     @classmethod
-    def from_objects(
-        cls, node_objs: list[dict[str, Any]], peer_objs: list[dict[str, Any]], topology_label: str = DEFAULT_TOPOLOGY_LABEL
-    ) -> Cluster:
+    def from_objects(cls, node_objs: list[dict[str, Any]], peer_objs: list[dict[str, Any]], topology_label: str = DEFAULT_TOPOLOGY_LABEL) -> Cluster:
         nodes = [ann.translate_node(obj, topology_label) for obj in node_objs if isinstance(obj, dict)]
         peers, invalid = [], []
         for obj in peer_objs:

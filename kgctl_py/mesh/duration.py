@@ -25,5 +25,5 @@ def parse_duration(text: str) -> float | None:
         if m is None or m.group(1) in ("", "."):
             return None
         total += float(m.group(1)) * _DURATION_UNITS[m.group(2)]
-        rest = rest[m.end():]
+        rest = rest[m.end() :]
     return sign * total

@@ -148,7 +148,6 @@ class DoctorServer:
             return ExecResult(text.encode(), b"", 0)
         return ExecResult(b"", f"sh: {command[0]}: not found\n".encode(), 127)
 
-
     def _ping_script(self, pod: dict[str, Any], command: list[str]) -> ExecResult:
         answered = self.pings(pod)
         targets = command[4:]
@@ -202,14 +201,22 @@ def _run(argv: list[str]) -> ExecResult:
     return ExecResult(proc.stdout, proc.stderr, proc.returncode)
 
 
-_PING_OK = (b"PING 10.42.0.2 (10.42.0.2): 56 data bytes\n64 bytes from 10.42.0.2: seq=0 ttl=64 time=0.051 ms\n"
-            b"\n--- 10.42.0.2 ping statistics ---\n3 packets transmitted, 3 packets received, 0% packet loss\n"
-            b"round-trip min/avg/max = 0.041/0.051/0.062 ms\n")
+_PING_OK = (
+    b"PING 10.42.0.2 (10.42.0.2): 56 data bytes\n64 bytes from 10.42.0.2: seq=0 ttl=64 time=0.051 ms\n"
+    b"\n--- 10.42.0.2 ping statistics ---\n3 packets transmitted, 3 packets received, 0% packet loss\n"
+    b"round-trip min/avg/max = 0.041/0.051/0.062 ms\n"
+)
 _PING_LOST = b"PING 10.42.0.2 (10.42.0.2): 56 data bytes\n\n--- 10.42.0.2 ping statistics ---\n3 packets transmitted, 0 packets received, 100% packet loss\n"
 
 
-def wg_outputs(objects: list[dict[str, Any]], now: int = CAPTURED_AT, stale: dict[tuple[str, str], int] | None = None,
-               drop: set[tuple[str, str]] | None = None, port: int = 51820, clock: int | None = None) -> dict[tuple[str, str], str]:
+def wg_outputs(
+    objects: list[dict[str, Any]],
+    now: int = CAPTURED_AT,
+    stale: dict[tuple[str, str], int] | None = None,
+    drop: set[tuple[str, str]] | None = None,
+    port: int = 51820,
+    clock: int | None = None,
+) -> dict[tuple[str, str], str]:
     """``wg show kilo0 dump`` and ``wg showconf kilo0`` as each leader would print them
     for the configuration Kilo computes: (leader, peer name) in ``drop`` is left out,
     ``stale`` gives a peer's handshake age in seconds (default 10 s; 0 means never)."""

@@ -34,7 +34,9 @@ def _check(fixture: pathlib.Path, base_args: list[str]) -> list[str]:
         result = run(base_args + case["args"])
         expected = (fixture / case["stdout"]).read_bytes()
         if result.stdout != expected or (result.code == 0) != (case["exit"] == 0):
-            failures.append(f"{fixture.name} {case['args']}: exit {result.code} (want {case['exit']}), stdout {'same' if result.stdout == expected else 'differs'}")
+            failures.append(
+                f"{fixture.name} {case['args']}: exit {result.code} (want {case['exit']}), stdout {'same' if result.stdout == expected else 'differs'}"
+            )
     return failures
 
 

@@ -126,7 +126,7 @@ def test_forbidden_create_is_reported_with_the_api_exit_code(srv, kubeconfig) ->
     with pytest.raises(CliError) as err:
         c.register_peer()
     assert err.value.code == ExitCode.API_DENIED
-    assert err.value.message.startswith("failed to create peer: cannot create peer \"laptop2\": forbidden (403)")
+    assert err.value.message.startswith('failed to create peer: cannot create peer "laptop2": forbidden (403)')
     assert srv.store.get("Peer", "laptop2") is None
 
 

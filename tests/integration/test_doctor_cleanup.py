@@ -44,8 +44,12 @@ class FailOnePod:
 
 def test_cleanup_when_pods_never_run():
     with DoctorServer(pod_hooks=FailOnePod()) as ds:
-        proc = subprocess.run(["kgctl-py", "doctor", "--kubeconfig", ds.kubeconfig, "--check", "pod.ping", "--timeout", "3", "-o", "json"],
-                              capture_output=True, text=True, timeout=120)
+        proc = subprocess.run(
+            ["kgctl-py", "doctor", "--kubeconfig", ds.kubeconfig, "--check", "pod.ping", "--timeout", "3", "-o", "json"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert proc.returncode == 1, proc.stdout + proc.stderr
         assert '"node": "bd1"' in proc.stdout and "no running ping pod" in proc.stdout
         assert leftovers(ds) == []
@@ -55,8 +59,9 @@ def test_cleanup_when_pods_never_run():
 def test_cleanup_when_interrupted_mid_run(signum):
     nodes = Nodes(latency=3.0)  # every exec takes 3 s: the run is surely mid-ping when the signal comes
     with DoctorServer(nodes=nodes) as ds:
-        proc = subprocess.Popen(["kgctl-py", "doctor", "--kubeconfig", ds.kubeconfig, "--check", "pod.ping"],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            ["kgctl-py", "doctor", "--kubeconfig", ds.kubeconfig, "--check", "pod.ping"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         try:
             deadline = time.monotonic() + 60
             while not any(c[:2] == ["sh", "-c"] for _, c in list(ds.commands)):
@@ -84,8 +89,12 @@ def test_failed_cleanup_prints_the_exact_kubectl_command():
 
     with DoctorServer() as ds:
         ds.srv.inject(Fault(path=r"^/api/v1/namespaces/doctor-stuck$", method="DELETE", status=500))
-        proc = subprocess.run(["kgctl-py", "doctor", "--kubeconfig", ds.kubeconfig, "--check", "pod.ping", "--namespace", "doctor-stuck"],
-                              capture_output=True, text=True, timeout=120)
+        proc = subprocess.run(
+            ["kgctl-py", "doctor", "--kubeconfig", ds.kubeconfig, "--check", "pod.ping", "--namespace", "doctor-stuck"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert "Traceback" not in proc.stderr
         assert f"delete it with: kubectl --kubeconfig {ds.kubeconfig} delete namespace doctor-stuck" in proc.stderr, proc.stderr
         assert proc.stderr.count("could not delete namespace") == 1
@@ -105,8 +114,12 @@ def test_interrupted_run_leaves_a_terminating_namespace_quickly_with_the_command
     and leaves, printing how to check on a namespace that is still terminating."""
     nodes = Nodes(latency=3.0)
     with DoctorServer(nodes=nodes) as ds:
-        proc = subprocess.Popen(["kgctl-py", "doctor", "--kubeconfig", ds.kubeconfig, "--check", "pod.ping", "--timeout", "60", "--namespace", "doctor-held"],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            ["kgctl-py", "doctor", "--kubeconfig", ds.kubeconfig, "--check", "pod.ping", "--timeout", "60", "--namespace", "doctor-held"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             deadline = time.monotonic() + 60
             while not any(c[:2] == ["sh", "-c"] for _, c in list(ds.commands)):

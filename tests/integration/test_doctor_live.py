@@ -16,8 +16,9 @@ NO_TLS = ["--skip", "api.tls-san"]
 
 
 def doctor(ds: DoctorServer, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["kgctl-py", "doctor", "--kubeconfig", ds.kubeconfig, "--timeout", "30", *args],
-                          capture_output=True, text=True, timeout=timeout, check=False)
+    return subprocess.run(
+        ["kgctl-py", "doctor", "--kubeconfig", ds.kubeconfig, "--timeout", "30", *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
 
 
 def leftovers(ds: DoctorServer) -> list[str]:
@@ -164,8 +165,14 @@ def test_wrong_wg_interface_says_so_and_flag_fixes_it():
 
 def test_missing_exec_permission_is_a_failed_check_not_a_crash():
     with DoctorServer(nodes=healthy_nodes()) as ds:
-        ds.srv.rbac = [("list", "", "nodes"), ("get", "apiextensions.k8s.io", "customresourcedefinitions"),
-                       ("list", "kilo.squat.ai", "peers"), ("list", "", "pods"), ("*", "", "namespaces"), ("*", "apps", "daemonsets")]
+        ds.srv.rbac = [
+            ("list", "", "nodes"),
+            ("get", "apiextensions.k8s.io", "customresourcedefinitions"),
+            ("list", "kilo.squat.ai", "peers"),
+            ("list", "", "pods"),
+            ("*", "", "namespaces"),
+            ("*", "apps", "daemonsets"),
+        ]
         proc = doctor(ds, "-o", "json", *NO_TLS)
         assert proc.returncode == 1, proc.stderr
         assert "Traceback" not in proc.stderr
@@ -181,7 +188,14 @@ def test_missing_exec_permission_is_a_failed_check_not_a_crash():
 
 def test_missing_namespace_permission_fails_pod_ping_only():
     with DoctorServer(nodes=healthy_nodes()) as ds:
-        ds.srv.rbac = [("*", "", "nodes"), ("*", "apiextensions.k8s.io", "*"), ("*", "kilo.squat.ai", "*"), ("*", "", "pods"), ("*", "", "pods", "exec"), ("*", "apps", "*")]
+        ds.srv.rbac = [
+            ("*", "", "nodes"),
+            ("*", "apiextensions.k8s.io", "*"),
+            ("*", "kilo.squat.ai", "*"),
+            ("*", "", "pods"),
+            ("*", "", "pods", "exec"),
+            ("*", "apps", "*"),
+        ]
         proc = doctor(ds, "-o", "json", *NO_TLS)
         doc = report(proc)
         assert proc.returncode == 1
@@ -233,9 +247,10 @@ def test_usage_errors_exit_2(args):
 
 def test_api_tls_san_real_handshakes_on_loopback():
     doc = fx.healthy()
-    srv1 = {"metadata": {"annotations": {"k3s.io/external-ip": "127.0.0.1",
-                                         "k3s.io/node-args": '["server","--tls-san","127.0.0.1","--flannel-backend","none"]'}},
-            "status": {"addresses": [{"type": "InternalIP", "address": "172.31.0.10"}]}}
+    srv1 = {
+        "metadata": {"annotations": {"k3s.io/external-ip": "127.0.0.1", "k3s.io/node-args": '["server","--tls-san","127.0.0.1","--flannel-backend","none"]'}},
+        "status": {"addresses": [{"type": "InternalIP", "address": "172.31.0.10"}]},
+    }
     doc = fx.apply_case(doc, {"nodes": {"srv1": srv1}})
     with DoctorServer(objects=doc["items"], tls=True) as ds:
         proc = doctor(ds, "-o", "json", "--check", "api.tls-san", "--api-port", str(ds.srv.port))

@@ -34,8 +34,13 @@ def _without_kilo() -> list[dict]:
 
 
 def _doctor(ds: DoctorServer, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["kgctl-py", "doctor", "--pre", "--kubeconfig", ds.kubeconfig, "--timeout", "30", "-o", "json", *NO_TLS, *args],
-                          capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run(
+        ["kgctl-py", "doctor", "--pre", "--kubeconfig", ds.kubeconfig, "--timeout", "30", "-o", "json", *NO_TLS, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def _checks(proc: subprocess.CompletedProcess[str]) -> dict[str, dict]:

@@ -21,9 +21,11 @@ def test_100_nodes_with_flaky_execs_report_unknown_pairs() -> None:
     with DoctorServer(objects=fx.scaled(100), nodes=nodes, exec_workers=128) as ds:
         started = time.monotonic()
         proc = subprocess.run(
-            [*KGCTL_PY, "doctor", "--kubeconfig", ds.kubeconfig, "--check", "pod.ping", "-o", "json",
-             "--timeout", "3", "--max-concurrent-execs", "48"],
-            capture_output=True, text=True, timeout=600, check=False,
+            [*KGCTL_PY, "doctor", "--kubeconfig", ds.kubeconfig, "--check", "pod.ping", "-o", "json", "--timeout", "3", "--max-concurrent-execs", "48"],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
         )
         elapsed = time.monotonic() - started
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -48,8 +50,9 @@ def test_200_nodes_in_10_locations_use_the_location_plan_and_a_readable_table() 
 
     objects = fx.scaled(200, locations=10)
     location = {o["metadata"]["name"]: o["metadata"]["annotations"]["kilo.squat.ai/location"] for o in objects if o["kind"] == "Node"}
-    nodes = Nodes(simulate_ping=True, timing=ExecTiming(overhead=0.05, scale=0.1),
-                  reachable=lambda src, dst: (location[src] == "loc03") == (location[dst] == "loc03"))
+    nodes = Nodes(
+        simulate_ping=True, timing=ExecTiming(overhead=0.05, scale=0.1), reachable=lambda src, dst: (location[src] == "loc03") == (location[dst] == "loc03")
+    )
     with DoctorServer(objects=objects, nodes=nodes, exec_workers=64) as ds:
         base = [*KGCTL_PY, "doctor", "--kubeconfig", ds.kubeconfig, "--check", "pod.ping", "--full-matrix-limit", "50", "--max-concurrent-execs", "32"]
         proc = subprocess.run([*base, "-o", "json"], capture_output=True, text=True, timeout=600, check=False)

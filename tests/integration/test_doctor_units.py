@@ -43,9 +43,13 @@ def _matrix(nodes, bad):
     return out
 
 
-PLACES = {"a1": Place("aws", "a1", "203.0.113.1:51820"), "a2": Place("aws", "a1", "203.0.113.1:51820"),
-          "g1": Place("gcp", "g1", "198.51.100.1:51820"), "b1": Place("baidu", "b1", "192.0.2.1:51820"),
-          "b2": Place("baidu", "b1", "192.0.2.1:51820")}
+PLACES = {
+    "a1": Place("aws", "a1", "203.0.113.1:51820"),
+    "a2": Place("aws", "a1", "203.0.113.1:51820"),
+    "g1": Place("gcp", "g1", "198.51.100.1:51820"),
+    "b1": Place("baidu", "b1", "192.0.2.1:51820"),
+    "b2": Place("baidu", "b1", "192.0.2.1:51820"),
+}
 NODES = sorted(PLACES)
 
 
@@ -71,8 +75,10 @@ def test_culprit_broken_leader_is_not_blamed_on_its_members():
 def test_culprit_tunnel_between_two_locations():
     res = _matrix(NODES, lambda a, b: {PLACES[a].location, PLACES[b].location} == {"aws", "gcp"})
     found = culprits(NODES, res, PLACES, 51820)
-    assert found == ["every pair between locations aws and gcp fails (4 pairs): the tunnel between leaders a1 and g1 is down; "
-                     "compare `wg show` on both (see wireguard.handshake and wireguard.drift)"]
+    assert found == [
+        "every pair between locations aws and gcp fails (4 pairs): the tunnel between leaders a1 and g1 is down; "
+        "compare `wg show` on both (see wireguard.handshake and wireguard.drift)"
+    ]
 
 
 def test_culprit_node_and_everything():
@@ -97,9 +103,11 @@ def test_daemonset_tolerates_every_taint_and_is_labelled():
     assert ds["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "kgctl-py-doctor"
 
 
-DUMP = ("cHJpdmF0ZS1rZXktbmV2ZXItc2hvd24tYW55d2hlcmUhIQ==\tpub\t51820\toff\n"
-        "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=\t(none)\t203.0.113.10:51820\t10.42.0.0/24,172.31.0.10/32\t1760000000\t10\t20\t25\n"
-        "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=\t(none)\t(none)\t(none)\t0\t0\t0\toff\n")
+DUMP = (
+    "cHJpdmF0ZS1rZXktbmV2ZXItc2hvd24tYW55d2hlcmUhIQ==\tpub\t51820\toff\n"
+    "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=\t(none)\t203.0.113.10:51820\t10.42.0.0/24,172.31.0.10/32\t1760000000\t10\t20\t25\n"
+    "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=\t(none)\t(none)\t(none)\t0\t0\t0\toff\n"
+)
 
 
 def test_parse_dump_drops_the_private_key():
@@ -158,13 +166,21 @@ def test_host_ping_real_icmp_to_loopback(tmp_path):
             notes["kilo.squat.ai/force-endpoint"] = f"{patch[item['metadata']['name']]}:51820"
             notes["kilo.squat.ai/wireguard-ip"] = "127.0.0.1/8"
     snapshot = fx.write(doc, tmp_path / "cluster.yaml")
-    proc = subprocess.run(["kgctl-py", "doctor", "--snapshot", snapshot, "--from-host", "--check", "host.ping", "-o", "json"],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        ["kgctl-py", "doctor", "--snapshot", snapshot, "--from-host", "--check", "host.ping", "-o", "json"], capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     findings = json.loads(proc.stdout)["categories"][0]["checks"][0]["findings"]
     details = sorted(f["detail"].split(":")[0] for f in findings)
-    assert details == ["WireGuard IP 127.0.0.1", "WireGuard IP 127.0.0.2", "WireGuard IP 127.0.0.3",
-                       "endpoint 127.0.0.11", "endpoint 127.0.0.12", "endpoint 127.0.0.13", "endpoint 127.0.0.14"]
+    assert details == [
+        "WireGuard IP 127.0.0.1",
+        "WireGuard IP 127.0.0.2",
+        "WireGuard IP 127.0.0.3",
+        "endpoint 127.0.0.11",
+        "endpoint 127.0.0.12",
+        "endpoint 127.0.0.13",
+        "endpoint 127.0.0.14",
+    ]
     assert all(f["status"] == "pass" for f in findings)
 
 

@@ -147,7 +147,10 @@ def test_install_puts_man_pages_in_share_man_man1(tmp_path: pathlib.Path) -> Non
     """setuptools, reading pyproject.toml, installs every page under <prefix>/share/man/man1 (offline: no wheel build)."""
     proc = subprocess.run(
         [sys.executable, "-c", "from setuptools import setup; setup()", "-q", "install_data", "-d", str(tmp_path)],
-        capture_output=True, text=True, timeout=300, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
     )
     assert proc.returncode == 0, proc.stderr
     installed = sorted(p.name for p in (tmp_path / "share" / "man" / "man1").iterdir())

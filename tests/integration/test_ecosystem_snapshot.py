@@ -83,9 +83,7 @@ def node_count(fixture: str) -> int:
 def _verdicts(report: bytes) -> list[tuple[str, str, list[tuple[str, str]]]]:
     doc = json.loads(report)
     return [
-        (check["id"], check["status"], [(f["node"], f["status"]) for f in check["findings"]])
-        for category in doc["categories"]
-        for check in category["checks"]
+        (check["id"], check["status"], [(f["node"], f["status"]) for f in check["findings"]]) for category in doc["categories"] for check in category["checks"]
     ]
 
 
@@ -233,7 +231,9 @@ def _add_secrets(objects: list[dict]) -> None:
             obj["spec"]["presharedKey"] = SECRET_PSK
             notes["kubectl.kubernetes.io/last-applied-configuration"] = json.dumps({"spec": {"presharedKey": SECRET_PSK}})
         if obj["kind"] == "Node" and obj["metadata"]["name"] == "ty1.k3s":
-            notes["k3s.io/node-args"] = json.dumps(["server", "--token", SECRET_TOKEN, "--datastore-endpoint=postgres://k3s:hunter2@db:5432/k3s", "--node-external-ip", "203.0.113.10"])
+            notes["k3s.io/node-args"] = json.dumps(
+                ["server", "--token", SECRET_TOKEN, "--datastore-endpoint=postgres://k3s:hunter2@db:5432/k3s", "--node-external-ip", "203.0.113.10"]
+            )
             notes["k3s.io/node-env"] = json.dumps({"K3S_TOKEN": SECRET_TOKEN, "K3S_DATA_DIR": "/var/lib/rancher/k3s"})
 
 
@@ -295,7 +295,12 @@ _key = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size
 def test_dump_reads_back_exactly(notes: dict[str, str], labels: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> None:
     """Whatever strings the API holds, the YAML we write reads back as the same objects."""
     node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1", "annotations": notes, "labels": labels}, "spec": {"podCIDR": "10.42.0.0/24"}}
-    doc = {"apiVersion": "v1", "kind": "List", "metadata": {"annotations": {sources.CAPTURED_AT: "1760000000", sources.CRD_PRESENT: "true"}}, "items": [redact(node)]}
+    doc = {
+        "apiVersion": "v1",
+        "kind": "List",
+        "metadata": {"annotations": {sources.CAPTURED_AT: "1760000000", sources.CRD_PRESENT: "true"}},
+        "items": [redact(node)],
+    }
     path = tmp_path_factory.mktemp("dump") / "snap.yaml"
     path.write_text(dump_yaml(doc), encoding="utf-8")
     objects = sources.read_snapshot(str(path))

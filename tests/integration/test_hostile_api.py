@@ -26,9 +26,7 @@ CRD = "customresourcedefinitions/peers.kilo.squat.ai$"
 
 def run_cli(*args: str, timeout: float = 60) -> tuple[int, str, str, float]:
     start = time.monotonic()
-    proc = subprocess.run(
-        [sys.executable, "-m", "kgctl_py", *args], capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
-    )
+    proc = subprocess.run([sys.executable, "-m", "kgctl_py", *args], capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
     return proc.returncode, proc.stdout, proc.stderr, time.monotonic() - start
 
 
@@ -117,7 +115,10 @@ def test_401_unauthorized(objects, tmp_path):
         rc, out, err, _ = graph(path)
         line = one_line(err)
         assert rc == 4 and out == ""
-        assert line == f"cannot list nodes: the API server at {srv.url} rejected our credentials (401 Unauthorized); check the token or client certificate in the kubeconfig"
+        assert (
+            line
+            == f"cannot list nodes: the API server at {srv.url} rejected our credentials (401 Unauthorized); check the token or client certificate in the kubeconfig"
+        )
 
 
 def test_403_on_nodes(server, kcfg):

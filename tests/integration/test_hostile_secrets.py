@@ -103,7 +103,9 @@ def test_bad_client_key_data(fixture_objects, tmp_path):
 
 def test_bad_ca_data(tmp_path):
     cfg = kubeconfig("https://127.0.0.1:1", token=TOKEN)
-    cfg["clusters"][0]["cluster"]["certificate-authority-data"] = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n").decode()
+    cfg["clusters"][0]["cluster"]["certificate-authority-data"] = base64.b64encode(
+        b"-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n"
+    ).decode()
     path = write_kubeconfig(tmp_path / "kc", cfg)
     rc, output = run_cli("--kubeconfig", str(path), "graph")
     assert rc == 2 and "certificate authority data is not a valid PEM certificate" in output
@@ -142,7 +144,7 @@ def test_failing_exec_plugin_does_not_echo_its_output(tmp_path):
     assert rc == 4 and "exited with status 3" in output and "run the login command" in output
     assert_no_secret(output, EXEC_TOKEN)
     # Not an ExecCredential, but the token is in it.
-    plugin.write_text(f"print('{{\"status\": 5, \"token\": \"{EXEC_TOKEN}\"}}')\n")
+    plugin.write_text(f'print(\'{{"status": 5, "token": "{EXEC_TOKEN}"}}\')\n')
     rc, output = run_cli("--kubeconfig", str(path), "graph")
     assert rc == 4 and "did not print an ExecCredential" in output
     assert_no_secret(output, EXEC_TOKEN)

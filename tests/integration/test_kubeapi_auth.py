@@ -38,8 +38,15 @@ def test_token_required_plain_http(objects, tmp_path):
     with KubeAPIServer(objects, token=TOKEN) as srv:
         code, body = http(srv.url + "/api/v1/nodes")
         assert code == 401
-        assert body == {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                        "message": "Unauthorized", "reason": "Unauthorized", "code": 401}
+        assert body == {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": "Unauthorized",
+            "reason": "Unauthorized",
+            "code": 401,
+        }
         assert http(srv.url + "/api/v1/nodes", token="wrong")[0] == 401
         assert http(srv.url + "/api/v1/nodes", token=TOKEN)[0] == 200
         with api_client(srv.write_kubeconfig(tmp_path / "kc")) as api:
@@ -153,9 +160,11 @@ def test_self_subject_access_review(objects, tmp_path):
         authz = client.AuthorizationV1Api(api)
 
         def can(verb, resource, group="", subresource="", namespace=None):
-            review = client.V1SelfSubjectAccessReview(spec=client.V1SelfSubjectAccessReviewSpec(
-                resource_attributes=client.V1ResourceAttributes(
-                    verb=verb, resource=resource, group=group, subresource=subresource, namespace=namespace)))
+            review = client.V1SelfSubjectAccessReview(
+                spec=client.V1SelfSubjectAccessReviewSpec(
+                    resource_attributes=client.V1ResourceAttributes(verb=verb, resource=resource, group=group, subresource=subresource, namespace=namespace)
+                )
+            )
             return authz.create_self_subject_access_review(review).status.allowed
 
         assert can("delete", "nodes")  # rbac None: everything is allowed

@@ -16,7 +16,8 @@ from kubernetes.client.rest import ApiException
 from kubernetes.stream import stream
 
 POD = {
-    "apiVersion": "v1", "kind": "Pod",
+    "apiVersion": "v1",
+    "kind": "Pod",
     "metadata": {"name": "kilo-abcde", "namespace": "kube-system", "labels": {"app.kubernetes.io/name": "kilo"}},
     "spec": {"nodeName": "n1", "containers": [{"name": "kilo", "image": "squat/kilo"}, {"name": "boringtun", "image": "b"}]},
     "status": {"phase": "Running"},
@@ -57,8 +58,18 @@ def v1(srv, tmp_path):
 
 
 def run(v1, command, container="kilo", stdin=False):
-    resp = stream(v1.connect_get_namespaced_pod_exec, "kilo-abcde", "kube-system", command=command, container=container,
-                  stderr=True, stdin=stdin, stdout=True, tty=False, _preload_content=False)
+    resp = stream(
+        v1.connect_get_namespaced_pod_exec,
+        "kilo-abcde",
+        "kube-system",
+        command=command,
+        container=container,
+        stderr=True,
+        stdin=stdin,
+        stdout=True,
+        tty=False,
+        _preload_content=False,
+    )
     return resp
 
 
@@ -81,8 +92,17 @@ def test_exec_non_zero_exit_code(v1):
 
 
 def test_exec_preloaded_output(v1):
-    out = stream(v1.connect_get_namespaced_pod_exec, "kilo-abcde", "kube-system", command=["wg", "show"], container="kilo",
-                 stderr=False, stdin=False, stdout=True, tty=False)
+    out = stream(
+        v1.connect_get_namespaced_pod_exec,
+        "kilo-abcde",
+        "kube-system",
+        command=["wg", "show"],
+        container="kilo",
+        stderr=False,
+        stdin=False,
+        stdout=True,
+        tty=False,
+    )
     assert out == "interface: kilo0\n"
 
 
@@ -168,9 +188,13 @@ def test_exec_upgrade_by_post(shell):
         sock = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
         key = base64.b64encode(os.urandom(16)).decode()
         path = "/api/v1/namespaces/kube-system/pods/kilo-abcde/exec?command=wg&command=show&container=kilo&stdout=true"
-        sock.sendall((f"POST {path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                      f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-                      "Sec-WebSocket-Protocol: v4.channel.k8s.io\r\nContent-Length: 0\r\n\r\n").encode())
+        sock.sendall(
+            (
+                f"POST {path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                "Sec-WebSocket-Protocol: v4.channel.k8s.io\r\nContent-Length: 0\r\n\r\n"
+            ).encode()
+        )
         data = b""
         while b"interface: kilo0" not in data:
             chunk = sock.recv(4096)

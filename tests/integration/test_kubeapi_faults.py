@@ -24,8 +24,9 @@ def srv():
         yield s
 
 
-@pytest.mark.parametrize("code,reason", [(401, "Unauthorized"), (403, "Forbidden"), (404, "NotFound"),
-                                         (429, "TooManyRequests"), (500, "InternalError"), (503, "ServiceUnavailable")])
+@pytest.mark.parametrize(
+    "code,reason", [(401, "Unauthorized"), (403, "Forbidden"), (404, "NotFound"), (429, "TooManyRequests"), (500, "InternalError"), (503, "ServiceUnavailable")]
+)
 def test_status_faults_send_a_proper_status(srv, code, reason):
     fault = srv.inject(Fault(path=r"^/api/v1/nodes$", status=code))
     got, body = http(srv.url + "/api/v1/nodes")

@@ -72,11 +72,7 @@ def test_list_and_get_peers(srv, api):
 
 def test_last_seen_keeps_its_age_on_every_read_path(srv, fixture, api):
     objects, meta = fixture
-    ages = {
-        o["metadata"]["name"]: meta["capturedAt"] - int(o["metadata"]["annotations"]["kilo.squat.ai/last-seen"])
-        for o in objects
-        if o["kind"] == "Node"
-    }
+    ages = {o["metadata"]["name"]: meta["capturedAt"] - int(o["metadata"]["annotations"]["kilo.squat.ai/last-seen"]) for o in objects if o["kind"] == "Node"}
     v1 = client.CoreV1Api(api)
     now = time.time()
     for n in v1.list_node().items:

@@ -133,15 +133,17 @@ def test_selector_watch_sees_objects_enter_and_leave(srv):
     srv.store.patch("Node", "tx1.k3s", {"metadata": {"annotations": {"x": "y"}}})
     srv.store.patch("Node", "tx1.k3s", {"metadata": {"labels": {"probe": None}}})
     srv.store.patch("Node", "ali1.k3s", {"metadata": {"labels": {"other": "x"}}})  # never matches
-    assert [(e["type"], e["object"]["metadata"]["name"]) for e in w.take(3)] == [
-        ("ADDED", "tx1.k3s"), ("MODIFIED", "tx1.k3s"), ("DELETED", "tx1.k3s")
-    ]
+    assert [(e["type"], e["object"]["metadata"]["name"]) for e in w.take(3)] == [("ADDED", "tx1.k3s"), ("MODIFIED", "tx1.k3s"), ("DELETED", "tx1.k3s")]
     w.close()
 
 
 def test_namespaced_and_all_namespace_pod_watches(srv):
-    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "kube-system"},
-           "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p", "namespace": "kube-system"},
+        "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+    }
     w_all = RawWatch(srv, f"/api/v1/pods?watch=true&resourceVersion={srv.store.rv}")
     w_def = RawWatch(srv, f"/api/v1/namespaces/default/pods?watch=true&resourceVersion={srv.store.rv}&timeoutSeconds=1")
     srv.store.create(pod)

@@ -69,10 +69,10 @@ def ds_body(name="probe", node_selector=None, host_network=False, tolerations=No
     if tolerations is not None:
         spec["tolerations"] = tolerations
     return {
-        "apiVersion": "apps/v1", "kind": "DaemonSet",
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
         "metadata": {"name": name, "labels": {"app": name}},
-        "spec": {"selector": {"matchLabels": {"app": name}},
-                 "template": {"metadata": {"labels": {"app": name, "role": "probe"}}, "spec": spec}},
+        "spec": {"selector": {"matchLabels": {"app": name}}, "template": {"metadata": {"labels": {"app": name, "role": "probe"}}, "spec": spec}},
     }
 
 
@@ -157,8 +157,15 @@ def test_pod_list_get_delete_and_field_selectors(srv, api, hooks):
 def test_daemonset_controller_runs_one_pod_per_node(srv, api, hooks):
     apps, v1 = client.AppsV1Api(api), client.CoreV1Api(api)
     ds = apps.create_namespaced_daemon_set("kube-system", ds_body())
-    pods = wait_until(lambda: (ps := v1.list_namespaced_pod("kube-system", label_selector="app=probe").items)
-                      and len(ps) == 6 and all(p.status.phase == "Running" for p in ps) and ps, what="6 running pods")
+    pods = wait_until(
+        lambda: (
+            (ps := v1.list_namespaced_pod("kube-system", label_selector="app=probe").items)
+            and len(ps) == 6
+            and all(p.status.phase == "Running" for p in ps)
+            and ps
+        ),
+        what="6 running pods",
+    )
     assert sorted(p.spec.node_name for p in pods) == NODES
     nodes = {n["metadata"]["name"]: n for n in srv.store.objects("Node")}
     for p in pods:
@@ -200,8 +207,14 @@ def test_daemonset_node_selector_host_network_and_taints(srv, api):
     assert pods("picky")[0]["spec"]["nodeName"] == "bd2.k3s"
     wait_until(lambda: srv.store.get("ds", "hostnet", "default")["status"]["desiredNumberScheduled"] == 5)
     # a new node gets a pod; a relabelled node loses one
-    srv.store.create({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "new.k3s", "labels": {"kubernetes.io/hostname": "new.k3s"}},
-                      "spec": {"podCIDR": "10.42.9.0/24"}})
+    srv.store.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {"name": "new.k3s", "labels": {"kubernetes.io/hostname": "new.k3s"}},
+            "spec": {"podCIDR": "10.42.9.0/24"},
+        }
+    )
     wait_until(lambda: len(pods("tolerant")) == 7)
     srv.store.patch("Node", "bd2.k3s", {"metadata": {"labels": {"kubernetes.io/hostname": "renamed"}}})
     wait_until(lambda: pods("picky") == [] and srv.store.get("ds", "picky", "default")["status"]["desiredNumberScheduled"] == 0)
@@ -237,8 +250,12 @@ def test_patch_and_put_nodes(srv, api):
     # merge patch with a null deletes; strategic merge is accepted too
     code, body = http(srv.url + "/api/v1/nodes/ali1.k3s", "PATCH", {"metadata": {"labels": {"topology.kubernetes.io/region": None}}}, headers=MERGE)
     assert code == 200 and "topology.kubernetes.io/region" not in body["metadata"]["labels"]
-    code, body = http(srv.url + "/api/v1/nodes/ali1.k3s", "PATCH", [{"op": "add", "path": "/metadata/annotations/x", "value": "1"}],
-                      headers={"Content-Type": "application/json-patch+json"})
+    code, body = http(
+        srv.url + "/api/v1/nodes/ali1.k3s",
+        "PATCH",
+        [{"op": "add", "path": "/metadata/annotations/x", "value": "1"}],
+        headers={"Content-Type": "application/json-patch+json"},
+    )
     assert code == 200 and body["metadata"]["annotations"]["x"] == "1"
     # the stored last-seen survives read-modify-write by clients (they see shifted time)
     node = v1.read_node("bd1.k3s")
@@ -264,8 +281,12 @@ def test_patch_and_put_nodes(srv, api):
 def test_peers_create_patch_replace_delete(srv, api):
     co = client.CustomObjectsApi(api)
     args = ("kilo.squat.ai", "v1alpha1", "peers")
-    peer = {"apiVersion": "kilo.squat.ai/v1alpha1", "kind": "Peer", "metadata": {"name": "tablet"},
-            "spec": {"allowedIPs": ["10.5.0.9/32"], "publicKey": "k" * 43 + "=", "persistentKeepalive": 10}}
+    peer = {
+        "apiVersion": "kilo.squat.ai/v1alpha1",
+        "kind": "Peer",
+        "metadata": {"name": "tablet"},
+        "spec": {"allowedIPs": ["10.5.0.9/32"], "publicKey": "k" * 43 + "=", "persistentKeepalive": 10},
+    }
     created = co.create_cluster_custom_object(*args, peer)
     assert created["metadata"]["uid"] and created["metadata"]["resourceVersion"]
     co.patch_cluster_custom_object(*args, "tablet", {"spec": {"persistentKeepalive": 30}})
@@ -296,8 +317,7 @@ def test_generate_name_and_deletecollection_daemonsets(srv, api):
 
 def test_daemonset_over_many_nodes_converges_quickly():
     # Guards the controllers' coalescing and indexes: a DaemonSet makes O(N) events.
-    nodes = [{"apiVersion": "v1", "kind": "Node", "metadata": {"name": f"n{i:03d}"},
-              "spec": {"podCIDR": f"10.{i // 256}.{i % 256}.0/24"}} for i in range(500)]
+    nodes = [{"apiVersion": "v1", "kind": "Node", "metadata": {"name": f"n{i:03d}"}, "spec": {"podCIDR": f"10.{i // 256}.{i % 256}.0/24"}} for i in range(500)]
     with KubeAPIServer(nodes) as srv:
         t0 = time.monotonic()
         code, _ = http(srv.url + "/apis/apps/v1/namespaces/default/daemonsets", "POST", ds_body("wide"))

@@ -206,8 +206,14 @@ class Controllers:
         if not nodes:
             if any(c.get("type") == "PodScheduled" for c in (pod.get("status") or {}).get("conditions") or []):
                 return
-            conditions.append({"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
-                               "message": f"0/{len(self.store.snapshot(R.NODES)[1])} nodes are available"})
+            conditions.append(
+                {
+                    "type": "PodScheduled",
+                    "status": "False",
+                    "reason": "Unschedulable",
+                    "message": f"0/{len(self.store.snapshot(R.NODES)[1])} nodes are available",
+                }
+            )
         else:
             load: dict[str, int] = {}
             for p in self.store.values(R.PODS):
@@ -288,9 +294,16 @@ class Controllers:
                 for t in ("PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled")
             ],
             "containerStatuses": [
-                {"name": c.get("name", ""), "image": c.get("image", ""), "imageID": "", "ready": True, "started": True,
-                 "restartCount": 0, "containerID": f"containerd://{random_suffix(12)}",
-                 "state": {"running": {"startedAt": now}}}
+                {
+                    "name": c.get("name", ""),
+                    "image": c.get("image", ""),
+                    "imageID": "",
+                    "ready": True,
+                    "started": True,
+                    "restartCount": 0,
+                    "containerID": f"containerd://{random_suffix(12)}",
+                    "state": {"running": {"startedAt": now}},
+                }
                 for c in containers
             ],
         }
@@ -316,8 +329,7 @@ class Controllers:
                     log.exception("pod_hooks.on_pod_created failed for %s", pod["metadata"]["name"])
                     candidate["status"].update(phase="Failed", reason="StartError", message=f"on_pod_created: {exc}")
                     candidate["status"]["conditions"] = [
-                        {**c, "status": "False"} if c["type"] in ("Ready", "ContainersReady") else c
-                        for c in candidate["status"]["conditions"]
+                        {**c, "status": "False"} if c["type"] in ("Ready", "ContainersReady") else c for c in candidate["status"]["conditions"]
                     ]
                 else:
                     if isinstance(result, dict) and isinstance(result.get("status"), dict):
@@ -371,9 +383,7 @@ class Controllers:
             if ref is not None:
                 if ref.get("uid") == md["uid"]:
                     owned.append(pod)
-            elif not _deleting(ds) and not _deleting(pod) and match_label_selector_object(
-                spec.get("selector"), _md(pod).get("labels") or {}
-            ):
+            elif not _deleting(ds) and not _deleting(pod) and match_label_selector_object(spec.get("selector"), _md(pod).get("labels") or {}):
                 adopted = copy.deepcopy(pod)
                 adopted["metadata"].setdefault("ownerReferences", []).append(self._owner_ref(ds))
                 owned.append(self.store.replace(adopted))
@@ -392,10 +402,7 @@ class Controllers:
                 except StatusError:
                     pass
         live = [p for p in live if p["spec"].get("nodeName") in eligible]
-        ready = sum(
-            1 for p in live
-            if any(c.get("type") == "Ready" and c.get("status") == "True" for c in (p.get("status") or {}).get("conditions") or [])
-        )
+        ready = sum(1 for p in live if any(c.get("type") == "Ready" and c.get("status") == "True" for c in (p.get("status") or {}).get("conditions") or []))
         status = {
             "currentNumberScheduled": len(live),
             "desiredNumberScheduled": len(eligible),
@@ -415,8 +422,14 @@ class Controllers:
 
     @staticmethod
     def _owner_ref(ds: Obj) -> dict[str, Any]:
-        return {"apiVersion": "apps/v1", "kind": "DaemonSet", "name": ds["metadata"]["name"],
-                "uid": ds["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True}
+        return {
+            "apiVersion": "apps/v1",
+            "kind": "DaemonSet",
+            "name": ds["metadata"]["name"],
+            "uid": ds["metadata"]["uid"],
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
 
     def _create_ds_pod(self, ds: Obj, node: str) -> Obj:
         template = copy.deepcopy((ds.get("spec") or {}).get("template") or {})

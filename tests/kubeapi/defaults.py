@@ -13,8 +13,16 @@ from . import resources as R
 from .resources import ResourceType
 
 NODE_INFO_FIELDS = (
-    "machineID", "systemUUID", "bootID", "kernelVersion", "osImage", "containerRuntimeVersion",
-    "kubeletVersion", "kubeProxyVersion", "operatingSystem", "architecture",
+    "machineID",
+    "systemUUID",
+    "bootID",
+    "kernelVersion",
+    "osImage",
+    "containerRuntimeVersion",
+    "kubeletVersion",
+    "kubeProxyVersion",
+    "operatingSystem",
+    "architecture",
 )
 DS_STATUS_FIELDS = ("currentNumberScheduled", "numberMisscheduled", "desiredNumberScheduled", "numberReady")
 

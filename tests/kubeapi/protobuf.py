@@ -57,7 +57,7 @@ def decode_ssar(body: bytes) -> dict[str, Any]:
     """A protobuf ``SelfSubjectAccessReview`` (in its ``runtime.Unknown`` envelope) as JSON-style dict."""
     if not body.startswith(MAGIC):
         raise ValueError("missing protobuf magic")
-    unknown = fields(body[len(MAGIC):])
+    unknown = fields(body[len(MAGIC) :])
     type_meta = fields(unknown[1][-1]) if 1 in unknown else {}
     if _str(type_meta, 2) != "SelfSubjectAccessReview":
         raise ValueError(f"unsupported protobuf kind {_str(type_meta, 2)!r}")

@@ -64,7 +64,9 @@ class Registry:
             raise StatusError.bad_request("the body of the request must be a JSON object")
         obj = copy.deepcopy(body)
         if obj.get("kind") not in (None, rtype.kind):
-            raise StatusError.bad_request(f"the API version in the data ({obj.get('apiVersion')}) / kind ({obj.get('kind')}) does not match the request ({rtype.api_version} {rtype.kind})")
+            raise StatusError.bad_request(
+                f"the API version in the data ({obj.get('apiVersion')}) / kind ({obj.get('kind')}) does not match the request ({rtype.api_version} {rtype.kind})"
+            )
         obj["apiVersion"], obj["kind"] = rtype.api_version, rtype.kind
         md = obj.setdefault("metadata", {})
         if rtype.namespaced:
@@ -121,7 +123,8 @@ class Registry:
             _require_containers("DaemonSet.apps", name, (spec.get("template") or {}).get("spec") or {}, "spec.template.spec")
             if not match_label_selector_object(selector, tmpl_labels):
                 raise StatusError.invalid(
-                    "DaemonSet.apps", name,
+                    "DaemonSet.apps",
+                    name,
                     f"spec.template.metadata.labels: Invalid value: {tmpl_labels!r}: `selector` does not match template `labels`",
                 )
             spec.setdefault("updateStrategy", {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}})
@@ -141,7 +144,7 @@ class Registry:
         obj = copy.deepcopy(body)
         md = obj.setdefault("metadata", {})
         if md.get("name", name) != name:
-            raise StatusError.bad_request(f'the name of the object ({md.get("name")}) does not match the name on the URL ({name})')
+            raise StatusError.bad_request(f"the name of the object ({md.get('name')}) does not match the name on the URL ({name})")
         md["name"] = name
         if rtype.namespaced:
             md["namespace"] = cur["metadata"]["namespace"]
@@ -193,9 +196,7 @@ class Registry:
             raise StatusError.not_found(rtype.group, rtype.plural, name)
         md = cur["metadata"]
         pre = preconditions or {}
-        if (pre.get("uid") and pre["uid"] != md.get("uid")) or (
-            pre.get("resourceVersion") and pre["resourceVersion"] != md.get("resourceVersion")
-        ):
+        if (pre.get("uid") and pre["uid"] != md.get("uid")) or (pre.get("resourceVersion") and pre["resourceVersion"] != md.get("resourceVersion")):
             raise StatusError.conflict(rtype.group, rtype.plural, name)
         if propagation not in (None, "Orphan", "Background", "Foreground"):
             raise StatusError.bad_request(f"propagationPolicy: Unsupported value: {propagation!r}")
@@ -246,4 +247,3 @@ class Registry:
         if not new["metadata"]["finalizers"]:
             del new["metadata"]["finalizers"]
         self._finish_if_finalized(rtype, self.store.replace(new))
-

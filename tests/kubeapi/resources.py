@@ -52,29 +52,63 @@ class ResourceType:
 
 NODES = ResourceType("", "v1", "nodes", "Node", False, ("no",), status_subresource=True, subresources=("status",))
 NAMESPACES = ResourceType(
-    "", "v1", "namespaces", "Namespace", False, ("ns",),
+    "",
+    "v1",
+    "namespaces",
+    "Namespace",
+    False,
+    ("ns",),
     verbs=("create", "delete", "get", "list", "patch", "update", "watch"),
-    status_subresource=True, delete_returns_object=True, subresources=("status", "finalize"),
+    status_subresource=True,
+    delete_returns_object=True,
+    subresources=("status", "finalize"),
 )
 PODS = ResourceType(
-    "", "v1", "pods", "Pod", True, ("po",), status_subresource=True, delete_returns_object=True,
-    subresources=("status", "exec"), categories=("all",),
+    "",
+    "v1",
+    "pods",
+    "Pod",
+    True,
+    ("po",),
+    status_subresource=True,
+    delete_returns_object=True,
+    subresources=("status", "exec"),
+    categories=("all",),
 )
 DAEMONSETS = ResourceType(
-    "apps", "v1", "daemonsets", "DaemonSet", True, ("ds",), status_subresource=True,
-    subresources=("status",), categories=("all",),
+    "apps",
+    "v1",
+    "daemonsets",
+    "DaemonSet",
+    True,
+    ("ds",),
+    status_subresource=True,
+    subresources=("status",),
+    categories=("all",),
 )
 SERVICES = ResourceType(
-    "", "v1", "services", "Service", True, ("svc",), status_subresource=True, subresources=("status",), categories=("all",),
+    "",
+    "v1",
+    "services",
+    "Service",
+    True,
+    ("svc",),
+    status_subresource=True,
+    subresources=("status",),
+    categories=("all",),
 )
 PEERS = ResourceType(KILO_GROUP, KILO_VERSION, "peers", "Peer", False, delete_returns_object=True)
 CRDS = ResourceType(
-    "apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", False,
-    ("crd", "crds"), status_subresource=True, subresources=("status",),
+    "apiextensions.k8s.io",
+    "v1",
+    "customresourcedefinitions",
+    "CustomResourceDefinition",
+    False,
+    ("crd", "crds"),
+    status_subresource=True,
+    subresources=("status",),
 )
-SSARS = ResourceType(
-    "authorization.k8s.io", "v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview", False, verbs=("create",)
-)
+SSARS = ResourceType("authorization.k8s.io", "v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview", False, verbs=("create",))
 
 RESOURCES: tuple[ResourceType, ...] = (NODES, NAMESPACES, PODS, SERVICES, DAEMONSETS, PEERS, CRDS, SSARS)
 STORED: tuple[ResourceType, ...] = (NODES, NAMESPACES, PODS, SERVICES, DAEMONSETS, PEERS, CRDS)

@@ -115,7 +115,7 @@ def parse_field_selector(selector: str | None) -> Predicate:
         if not m or m["op"] in ("<", ">"):
             raise StatusError.bad_request(f"invalid selector: '{selector}'; can't understand '{term.strip()}'")
         if m["key"] not in FIELDS:
-            raise StatusError.bad_request(f'field label not supported: {m["key"]}')
+            raise StatusError.bad_request(f"field label not supported: {m['key']}")
         checks.append((m["key"], m["op"] == "!=", m["val"]))
 
     def match(obj: dict[str, Any]) -> bool:

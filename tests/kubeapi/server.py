@@ -120,8 +120,16 @@ def request_info(method: str, path: str, query: dict[str, str]) -> RequestInfo:
     if sub == "exec":
         verb = "create"  # like apiservers >= 1.30 authorise websocket exec
     return RequestInfo(
-        verb=verb, rtype=R.find(group, version, plural), group=group, version=version, plural=plural,
-        namespace=namespace, name=name, subresource=sub, watch=watch, is_resource=True,
+        verb=verb,
+        rtype=R.find(group, version, plural),
+        group=group,
+        version=version,
+        plural=plural,
+        namespace=namespace,
+        name=name,
+        subresource=sub,
+        watch=watch,
+        is_resource=True,
     )
 
 
@@ -391,8 +399,14 @@ class KubeAPIServer:
         if token is None and client_cert is None and not exec_command:
             token = self.token
         config = kubeconfig(
-            self.url, ca_file=self.ca_file, token=token or None, client_cert=client_cert, context=context,
-            insecure=insecure, exec_command=exec_command, embed_certs=embed_certs,
+            self.url,
+            ca_file=self.ca_file,
+            token=token or None,
+            client_cert=client_cert,
+            context=context,
+            insecure=insecure,
+            exec_command=exec_command,
+            embed_certs=embed_certs,
         )
         return str(write_kubeconfig(path, config))
 
@@ -546,8 +560,13 @@ class KubeAPIServer:
         if parts in (["healthz"], ["readyz"], ["livez"]):
             return web.Response(text="ok")
         if parts == ["api"]:
-            return _json({"kind": "APIVersions", "versions": ["v1"],
-                          "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": f"127.0.0.1:{self.port}"}]})
+            return _json(
+                {
+                    "kind": "APIVersions",
+                    "versions": ["v1"],
+                    "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": f"127.0.0.1:{self.port}"}],
+                }
+            )
         if parts == ["api", "v1"]:
             return _json(R.api_resource_list("v1", gvs["v1"]))
         if parts == ["apis"]:
@@ -581,8 +600,14 @@ class KubeAPIServer:
         if rtype is R.SSARS:
             return await self._ssar(request)
         handler = {
-            "get": self._get, "list": self._list, "watch": self._watch, "create": self._create, "update": self._update,
-            "patch": self._patch, "delete": self._delete, "deletecollection": self._delete_collection,
+            "get": self._get,
+            "list": self._list,
+            "watch": self._watch,
+            "create": self._create,
+            "update": self._update,
+            "patch": self._patch,
+            "delete": self._delete,
+            "deletecollection": self._delete_collection,
         }[info.verb]
         return await handler(request, info, rtype, fault)
 
@@ -622,9 +647,7 @@ class KubeAPIServer:
         except ValueError:
             raise StatusError.bad_request(f"invalid limit {q.get('limit')!r}") from None
         token = q.get("continue")
-        from_cache = (
-            self.watch_cache and not token and q.get("resourceVersion") == "0" and q.get("resourceVersionMatch", "NotOlderThan") == "NotOlderThan"
-        )
+        from_cache = self.watch_cache and not token and q.get("resourceVersion") == "0" and q.get("resourceVersionMatch", "NotOlderThan") == "NotOlderThan"
         if from_cache:
             limit = 0  # the watch cache serves the whole list at once
         if self.list_page_cap is not None and not 0 < limit <= self.list_page_cap:
@@ -671,7 +694,11 @@ class KubeAPIServer:
         self._long_tasks.add(task)  # stop() ends open watches
         try:
             return await serve_watch(
-                request, self.store, rtype, info.namespace, info.name,
+                request,
+                self.store,
+                rtype,
+                info.namespace,
+                info.name,
                 present=lambda obj: self._table(request, rtype.kind, [obj]) if as_table else obj,
                 view=self._view,
                 bookmark_interval=self.bookmark_interval,
@@ -801,8 +828,13 @@ class KubeAPIServer:
         else:
             allowed = True  # non-resource URLs (discovery, /version) are open to all authenticated users
         return _json(
-            {"kind": "SelfSubjectAccessReview", "apiVersion": "authorization.k8s.io/v1",
-             "metadata": {"creationTimestamp": None}, "spec": spec, "status": {"allowed": allowed}},
+            {
+                "kind": "SelfSubjectAccessReview",
+                "apiVersion": "authorization.k8s.io/v1",
+                "metadata": {"creationTimestamp": None},
+                "spec": spec,
+                "status": {"allowed": allowed},
+            },
             201,
         )
 

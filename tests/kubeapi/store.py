@@ -141,9 +141,7 @@ class Store:
         with self._lock:
             return self._data[rtype.key].get((self._ns(rtype, namespace), name))
 
-    def snapshot(
-        self, rtype: ResourceType, namespace: str | None = None, at_rv: int | None = None
-    ) -> tuple[int, Objects]:
+    def snapshot(self, rtype: ResourceType, namespace: str | None = None, at_rv: int | None = None) -> tuple[int, Objects]:
         """``(rv, objects)`` sorted like etcd keys; ``at_rv`` rebuilds an older state from the history
         (410 Expired when it is no longer there, as when etcd has compacted it)."""
         with self._lock:

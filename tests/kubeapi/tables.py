@@ -79,9 +79,16 @@ def _address(obj: Obj, kind: str) -> str:
 def _node_row(obj: Obj) -> list[Any]:
     info = (obj.get("status") or {}).get("nodeInfo") or {}
     return [
-        obj["metadata"]["name"], _node_status(obj), _node_roles(obj), age(obj), info.get("kubeletVersion", ""),
-        _address(obj, "InternalIP"), _address(obj, "ExternalIP"), info.get("osImage", "<unknown>"),
-        info.get("kernelVersion", "<unknown>"), info.get("containerRuntimeVersion", "<unknown>"),
+        obj["metadata"]["name"],
+        _node_status(obj),
+        _node_roles(obj),
+        age(obj),
+        info.get("kubeletVersion", ""),
+        _address(obj, "InternalIP"),
+        _address(obj, "ExternalIP"),
+        info.get("osImage", "<unknown>"),
+        info.get("kernelVersion", "<unknown>"),
+        info.get("containerRuntimeVersion", "<unknown>"),
     ]
 
 
@@ -92,8 +99,15 @@ def _pod_row(obj: Obj) -> list[Any]:
     restarts = sum(int(c.get("restartCount") or 0) for c in statuses)
     phase = "Terminating" if obj["metadata"].get("deletionTimestamp") else st.get("reason") or st.get("phase", "Pending")
     return [
-        obj["metadata"]["name"], f"{ready}/{len(spec.get('containers') or [])}", phase, restarts, age(obj),
-        st.get("podIP") or "<none>", spec.get("nodeName") or "<none>", "<none>", "<none>",
+        obj["metadata"]["name"],
+        f"{ready}/{len(spec.get('containers') or [])}",
+        phase,
+        restarts,
+        age(obj),
+        st.get("podIP") or "<none>",
+        spec.get("nodeName") or "<none>",
+        "<none>",
+        "<none>",
     ]
 
 
@@ -101,9 +115,14 @@ def _ds_row(obj: Obj) -> list[Any]:
     st = obj.get("status") or {}
     sel = ((obj.get("spec") or {}).get("template") or {}).get("spec", {}).get("nodeSelector") or {}
     return [
-        obj["metadata"]["name"], st.get("desiredNumberScheduled", 0), st.get("currentNumberScheduled", 0),
-        st.get("numberReady", 0), st.get("updatedNumberScheduled", 0), st.get("numberAvailable", 0),
-        ",".join(f"{k}={v}" for k, v in sorted(sel.items())) or "<none>", age(obj),
+        obj["metadata"]["name"],
+        st.get("desiredNumberScheduled", 0),
+        st.get("currentNumberScheduled", 0),
+        st.get("numberReady", 0),
+        st.get("updatedNumberScheduled", 0),
+        st.get("numberAvailable", 0),
+        ",".join(f"{k}={v}" for k, v in sorted(sel.items())) or "<none>",
+        age(obj),
     ]
 
 
@@ -124,20 +143,45 @@ _AGE: Column = ("Age", "string", "", 0)
 
 LAYOUTS: dict[str, tuple[list[Column], Callable[[Obj], list[Any]]]] = {
     "Node": (
-        [_NAME, ("Status", "string", "", 0), ("Roles", "string", "", 0), _AGE, ("Version", "string", "", 0),
-         ("Internal-IP", "string", "", 1), ("External-IP", "string", "", 1), ("OS-Image", "string", "", 1),
-         ("Kernel-Version", "string", "", 1), ("Container-Runtime", "string", "", 1)],
+        [
+            _NAME,
+            ("Status", "string", "", 0),
+            ("Roles", "string", "", 0),
+            _AGE,
+            ("Version", "string", "", 0),
+            ("Internal-IP", "string", "", 1),
+            ("External-IP", "string", "", 1),
+            ("OS-Image", "string", "", 1),
+            ("Kernel-Version", "string", "", 1),
+            ("Container-Runtime", "string", "", 1),
+        ],
         _node_row,
     ),
     "Pod": (
-        [_NAME, ("Ready", "string", "", 0), ("Status", "string", "", 0), ("Restarts", "string", "", 0), _AGE,
-         ("IP", "string", "", 1), ("Node", "string", "", 1), ("Nominated Node", "string", "", 1),
-         ("Readiness Gates", "string", "", 1)],
+        [
+            _NAME,
+            ("Ready", "string", "", 0),
+            ("Status", "string", "", 0),
+            ("Restarts", "string", "", 0),
+            _AGE,
+            ("IP", "string", "", 1),
+            ("Node", "string", "", 1),
+            ("Nominated Node", "string", "", 1),
+            ("Readiness Gates", "string", "", 1),
+        ],
         _pod_row,
     ),
     "DaemonSet": (
-        [_NAME, ("Desired", "integer", "", 0), ("Current", "integer", "", 0), ("Ready", "integer", "", 0),
-         ("Up-to-date", "integer", "", 0), ("Available", "integer", "", 0), ("Node Selector", "string", "", 0), _AGE],
+        [
+            _NAME,
+            ("Desired", "integer", "", 0),
+            ("Current", "integer", "", 0),
+            ("Ready", "integer", "", 0),
+            ("Up-to-date", "integer", "", 0),
+            ("Available", "integer", "", 0),
+            ("Node Selector", "string", "", 0),
+            _AGE,
+        ],
         _ds_row,
     ),
     "Namespace": ([_NAME, ("Status", "string", "", 0), _AGE], _ns_row),
@@ -160,8 +204,6 @@ def table(kind: str, items: list[Obj], include_object: str = "Metadata") -> Obj:
         "kind": "Table",
         "apiVersion": "meta.k8s.io/v1",
         "metadata": {},
-        "columnDefinitions": [
-            {"name": n, "type": t, "format": f, "description": "", "priority": p} for n, t, f, p in columns
-        ],
+        "columnDefinitions": [{"name": n, "type": t, "format": f, "description": "", "priority": p} for n, t, f, p in columns],
         "rows": rows,
     }

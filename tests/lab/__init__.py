@@ -12,5 +12,14 @@ from .lab import Lab, LabError, LabNode, LabPeer, LabPod, PingResult
 from .spec import LabSpec, NodeSpec, PeerSpec, blog_spec
 
 __all__ = [
-    "Lab", "LabError", "LabNode", "LabPeer", "LabPod", "LabSpec", "NodeSpec", "PeerSpec", "PingResult", "blog_spec",
+    "Lab",
+    "LabError",
+    "LabNode",
+    "LabPeer",
+    "LabPod",
+    "LabSpec",
+    "NodeSpec",
+    "PeerSpec",
+    "PingResult",
+    "blog_spec",
 ]

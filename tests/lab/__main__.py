@@ -61,7 +61,10 @@ def cmd_up(args: argparse.Namespace) -> int:
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "lab", "serve", "--ready-file", ready, "--tag", SERVE_NEEDLE],
-            cwd=TESTS, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            cwd=TESTS,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             start_new_session=True,  # outlives this shell command
         )
     # Named after the daemon, so `down` knows when the log is no longer needed.
@@ -86,8 +89,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     info["serve_pid"] = proc.pid
     info["log"] = log_path
     print(json.dumps(info, indent=1))
-    print(f"lab: up in {time.monotonic() - start:.1f}s (mesh {info['up_seconds']:.1f}s); "
-          f"export KUBECONFIG={info['kubeconfig']}", file=sys.stderr)
+    print(f"lab: up in {time.monotonic() - start:.1f}s (mesh {info['up_seconds']:.1f}s); export KUBECONFIG={info['kubeconfig']}", file=sys.stderr)
     return 0
 
 
@@ -104,7 +106,7 @@ def cmd_down(args: argparse.Namespace) -> int:
         print(f"lab {state.run_id}: down ({len(removed)} namespaces removed now)")
     for name in os.listdir(STATE_ROOT) if os.path.isdir(STATE_ROOT) else []:
         if name.startswith("serve-") and name.endswith(".log"):
-            pid = int(name[len("serve-"):-len(".log")])
+            pid = int(name[len("serve-") : -len(".log")])
             if not netns.pid_alive(pid, SERVE_NEEDLE):
                 os.unlink(os.path.join(STATE_ROOT, name))
     if args.sweep:
@@ -127,8 +129,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         live_ns = [n for n in s.namespaces if netns.exists(n)]
         live_procs = [p.pid for p in s.processes if netns.pid_alive(p.pid, p.needle)]
         owner = "alive" if os.path.exists(f"/proc/{s.owner_pid}") else "gone"
-        print(f"lab {s.run_id}: owner pid {s.owner_pid} ({owner}), {len(live_ns)}/{len(s.namespaces)} namespaces, "
-              f"{len(live_procs)}/{len(s.processes)} wireguard-go running, up {time.time() - s.created:.0f}s ago")
+        print(
+            f"lab {s.run_id}: owner pid {s.owner_pid} ({owner}), {len(live_ns)}/{len(s.namespaces)} namespaces, "
+            f"{len(live_procs)}/{len(s.processes)} wireguard-go running, up {time.time() - s.created:.0f}s ago"
+        )
         info: dict[str, Any] = s.info
         if info:
             print(f"  kubeconfig {info.get('kubeconfig')}  api {info.get('api')}  up_seconds {info.get('up_seconds')}")
@@ -139,8 +143,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python3 -m lab", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python3 -m lab", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="cmd", required=True)
     up = sub.add_parser("up", help="start the blog cluster lab")
     up.add_argument("--foreground", action="store_true", help="stay in the foreground until Ctrl-C")

@@ -48,12 +48,14 @@ class LabPodHooks:
             ip = node.spec.private_addr
         else:
             ip = self.lab.add_pod(node_name, pod_key(pod), status.get("podIP")).ip
-        status.update({
-            "phase": "Running",
-            "hostIP": node.spec.private_addr,
-            "podIP": ip,
-            "podIPs": [{"ip": ip}],
-        })
+        status.update(
+            {
+                "phase": "Running",
+                "hostIP": node.spec.private_addr,
+                "podIP": ip,
+                "podIPs": [{"ip": ip}],
+            }
+        )
         status.setdefault("conditions", [{"type": "Ready", "status": "True"}])
         return pod
 
@@ -153,8 +155,16 @@ def cert_without_public_ip(lab: Lab) -> tuple[ssl.SSLContext, ssl.SSLContext]:
     server = lab.spec.server
     # What K3s always puts in its serving certificate, plus the node's own
     # addresses, but not the --tls-san public IP.
-    sans = ["kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local",
-            "localhost", "127.0.0.1", server.name, server.private_addr]
+    sans = [
+        "kubernetes",
+        "kubernetes.default",
+        "kubernetes.default.svc",
+        "kubernetes.default.svc.cluster.local",
+        "localhost",
+        "127.0.0.1",
+        server.name,
+        server.private_addr,
+    ]
     ca = lab.api._ca  # no public accessor yet (requested)
     cert, key = ca.issue("lab-apiserver-no-public-ip", "k3s", server=True, sans=sans)
     server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

@@ -31,17 +31,21 @@ def _container_status(name: str, image: str, seed: str) -> Obj:
     # Every field the kubernetes client's models require (imageID, containerID...).
     digest = hashlib.sha256(image.encode()).hexdigest()
     return {
-        "name": name, "image": image, "imageID": f"{image.split(':')[0]}@sha256:{digest}",
+        "name": name,
+        "image": image,
+        "imageID": f"{image.split(':')[0]}@sha256:{digest}",
         "containerID": f"containerd://{hashlib.sha256(seed.encode()).hexdigest()}",
-        "ready": True, "started": True, "restartCount": 0, "state": {"running": {"startedAt": CREATED}},
+        "ready": True,
+        "started": True,
+        "restartCount": 0,
+        "state": {"running": {"startedAt": CREATED}},
     }
 
 
 def node_args(spec: LabSpec, node: NodeSpec, metrics_bind: bool = True) -> list[str]:
     """The `k3s.io/node-args` K3s records: how the blog starts servers and agents."""
     server = spec.server
-    args = ["server", "--tls-san", str(server.public_ip)] if node.server else [
-        "agent", "--server", f"https://{server.public_ip}:6443", "--token", "********"]
+    args = ["server", "--tls-san", str(server.public_ip)] if node.server else ["agent", "--server", f"https://{server.public_ip}:6443", "--token", "********"]
     if node.public_ip:
         args += ["--node-external-ip", node.public_ip]
     if node.server:
@@ -161,8 +165,7 @@ def kilo_daemonset() -> Obj:
     return {
         "apiVersion": "apps/v1",
         "kind": "DaemonSet",
-        "metadata": {"name": "kilo", "namespace": "kube-system", "uid": _uid("ds", "kilo"),
-                     "creationTimestamp": CREATED, "labels": dict(KILO_LABELS)},
+        "metadata": {"name": "kilo", "namespace": "kube-system", "uid": _uid("ds", "kilo"), "creationTimestamp": CREATED, "labels": dict(KILO_LABELS)},
         "spec": {
             "selector": {"matchLabels": dict(KILO_LABELS)},
             "template": {
@@ -171,8 +174,7 @@ def kilo_daemonset() -> Obj:
                     "hostNetwork": True,
                     "serviceAccountName": "kilo",
                     "containers": [{"name": "kilo", "image": KILO_IMAGE, "args": list(KILO_ARGS)}],
-                    "tolerations": [{"operator": "Exists", "effect": "NoSchedule"},
-                                    {"operator": "Exists", "effect": "NoExecute"}],
+                    "tolerations": [{"operator": "Exists", "effect": "NoSchedule"}, {"operator": "Exists", "effect": "NoExecute"}],
                 },
             },
         },
@@ -185,12 +187,13 @@ def workload_pod(key: str, node: NodeSpec, ip: str) -> Obj:
     return {
         "apiVersion": "v1",
         "kind": "Pod",
-        "metadata": {"name": name, "namespace": namespace, "uid": _uid("pod", key),
-                     "creationTimestamp": CREATED, "labels": {"app": "lab-workload"}},
-        "spec": {"nodeName": node.name,
-                 "containers": [{"name": "busybox", "image": "busybox:1.36", "command": ["sleep", "infinity"]}]},
+        "metadata": {"name": name, "namespace": namespace, "uid": _uid("pod", key), "creationTimestamp": CREATED, "labels": {"app": "lab-workload"}},
+        "spec": {"nodeName": node.name, "containers": [{"name": "busybox", "image": "busybox:1.36", "command": ["sleep", "infinity"]}]},
         "status": {
-            "phase": "Running", "hostIP": node.private_addr, "podIP": ip, "podIPs": [{"ip": ip}],
+            "phase": "Running",
+            "hostIP": node.private_addr,
+            "podIP": ip,
+            "podIPs": [{"ip": ip}],
             "conditions": [{"type": "Ready", "status": "True"}],
             "containerStatuses": [_container_status("busybox", "docker.io/library/busybox:1.36", key)],
         },
@@ -210,8 +213,7 @@ def kilo_pod(node: NodeSpec) -> Obj:
             "creationTimestamp": CREATED,
             "labels": dict(KILO_LABELS),
             "ownerReferences": [
-                {"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "kilo", "uid": _uid("ds", "kilo"),
-                 "controller": True, "blockOwnerDeletion": True}
+                {"apiVersion": "apps/v1", "kind": "DaemonSet", "name": "kilo", "uid": _uid("ds", "kilo"), "controller": True, "blockOwnerDeletion": True}
             ],
         },
         "spec": {
@@ -246,21 +248,29 @@ DNS_LABELS = {"k8s-app": "kube-dns"}
 
 def service(namespace: str, name: str, cluster_ip: str, ports: list[Obj], labels: dict[str, str] | None = None) -> Obj:
     return {
-        "apiVersion": "v1", "kind": "Service",
-        "metadata": {"name": name, "namespace": namespace, "uid": _uid("svc", namespace, name), "creationTimestamp": CREATED,
-                     "labels": dict(labels or {})},
-        "spec": {"type": "ClusterIP", "clusterIP": cluster_ip, "clusterIPs": [cluster_ip], "ports": ports,
-                 **({"selector": dict(labels)} if labels else {})},
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": namespace, "uid": _uid("svc", namespace, name), "creationTimestamp": CREATED, "labels": dict(labels or {})},
+        "spec": {"type": "ClusterIP", "clusterIP": cluster_ip, "clusterIPs": [cluster_ip], "ports": ports, **({"selector": dict(labels)} if labels else {})},
     }
 
 
 def services() -> list[Obj]:
     return [
-        service("default", "kubernetes", KUBERNETES_CLUSTER_IP,
-                [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}], {"component": "apiserver", "provider": "kubernetes"}),
-        service("kube-system", "kube-dns", DNS_CLUSTER_IP,
-                [{"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53},
-                 {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 53}], DNS_LABELS),
+        service(
+            "default",
+            "kubernetes",
+            KUBERNETES_CLUSTER_IP,
+            [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}],
+            {"component": "apiserver", "provider": "kubernetes"},
+        ),
+        service(
+            "kube-system",
+            "kube-dns",
+            DNS_CLUSTER_IP,
+            [{"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53}, {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 53}],
+            DNS_LABELS,
+        ),
     ]
 
 
@@ -269,12 +279,15 @@ def dns_pod(node: NodeSpec, ip: str) -> Obj:
     namespace, name = DNS_POD.split("/", 1)
     image = "rancher/mirrored-coredns-coredns:1.12.0"
     return {
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": name, "namespace": namespace, "uid": _uid("pod", DNS_POD), "creationTimestamp": CREATED,
-                     "labels": dict(DNS_LABELS)},
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace, "uid": _uid("pod", DNS_POD), "creationTimestamp": CREATED, "labels": dict(DNS_LABELS)},
         "spec": {"nodeName": node.name, "containers": [{"name": "coredns", "image": image}]},
         "status": {
-            "phase": "Running", "hostIP": node.private_addr, "podIP": ip, "podIPs": [{"ip": ip}],
+            "phase": "Running",
+            "hostIP": node.private_addr,
+            "podIP": ip,
+            "podIPs": [{"ip": ip}],
             "conditions": [{"type": "Ready", "status": "True"}],
             "containerStatuses": [_container_status("coredns", image, DNS_POD)],
         },

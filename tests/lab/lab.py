@@ -275,11 +275,22 @@ class Lab:
         del self.pods[pod.key]
         server.pods.remove(pod)
         self.dns = pod
-        argv = netns.in_ns(pod.ns, [
-            "dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--user=root",
-            "--bind-interfaces", f"--listen-address={pod.ip}", "--pid-file=", "--local=/cluster.local/",
-            f"--host-record=kubernetes.default.svc.cluster.local,{kube.KUBERNETES_CLUSTER_IP}",
-        ])
+        argv = netns.in_ns(
+            pod.ns,
+            [
+                "dnsmasq",
+                "--keep-in-foreground",
+                "--conf-file=/dev/null",
+                "--no-resolv",
+                "--no-hosts",
+                "--user=root",
+                "--bind-interfaces",
+                f"--listen-address={pod.ip}",
+                "--pid-file=",
+                "--local=/cluster.local/",
+                f"--host-record=kubernetes.default.svc.cluster.local,{kube.KUBERNETES_CLUSTER_IP}",
+            ],
+        )
         proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self._procs.append(proc)
         self.state.processes.append(ProcessRecord(proc.pid, "dnsmasq"))
@@ -289,11 +300,7 @@ class Lab:
             netns.run(netns.in_ns(node.ns, ["nft", "-f", "-"]), input=rules.encode())
 
     def _attach_internet(self, ns: str, hub_if: str, public_ip: str) -> None:
-        gw = next(
-            ipaddress.ip_interface(g)
-            for g in self.spec.internet_gateways
-            if ipaddress.ip_address(public_ip) in ipaddress.ip_interface(g).network
-        )
+        gw = next(ipaddress.ip_interface(g) for g in self.spec.internet_gateways if ipaddress.ip_address(public_ip) in ipaddress.ip_interface(g).network)
         netns.veth(self.hub, hub_if, ns, "eth1")
         netns.ip(self.hub, "link", "set", hub_if, "master", "inet")
         netns.ip(ns, "addr", "add", f"{public_ip}/{gw.network.prefixlen}", "dev", "eth1")
@@ -628,17 +635,12 @@ class Lab:
         """1. net.ipv4.ip_forward=0 on a node: it stops routing for its pods and location."""
         node = self.node(node_name)
         netns.sysctl(node.ns, "net.ipv4.ip_forward", 0)
-        return self._record(f"ip_forward=0 on {node.name}",
-                            lambda: netns.sysctl(node.ns, "net.ipv4.ip_forward", 1))
+        return self._record(f"ip_forward=0 on {node.name}", lambda: netns.sysctl(node.ns, "net.ipv4.ip_forward", 1))
 
     def fault_drop_wireguard(self, node_name: str) -> str:
         """2. nftables in the node's namespace drops incoming UDP to the WireGuard port."""
         node = self.node(node_name)
-        rules = (
-            "table inet kglab_fault {\n"
-            "  chain input { type filter hook input priority -10; policy accept;\n"
-            f"    udp dport {wg.PORT} drop\n  }}\n}}\n"
-        )
+        rules = f"table inet kglab_fault {{\n  chain input {{ type filter hook input priority -10; policy accept;\n    udp dport {wg.PORT} drop\n  }}\n}}\n"
         netns.run(netns.in_ns(node.ns, ["nft", "-f", "-"]), input=rules.encode())
         return self._record(
             f"UDP {wg.PORT} dropped on {node.name}",
@@ -650,8 +652,7 @@ class Lab:
         node = self.node(node_name)
         old = self.annotation(node.name, "kilo.squat.ai/force-endpoint")
         self.annotate(node.name, {"kilo.squat.ai/force-endpoint": endpoint})
-        return self._record(f"force-endpoint of {node.name} = {endpoint}",
-                            lambda: self.annotate(node.name, {"kilo.squat.ai/force-endpoint": old}))
+        return self._record(f"force-endpoint of {node.name} = {endpoint}", lambda: self.annotate(node.name, {"kilo.squat.ai/force-endpoint": old}))
 
     def fault_stale_last_seen(self, node_name: str, age: int = 3600) -> str:
         """4. kilo.squat.ai/last-seen `age` seconds old (and no longer refreshed)."""
@@ -691,10 +692,8 @@ class Lab:
         """6. k3s.io/node-args without `--kube-proxy-arg metrics-bind-address=0.0.0.0`."""
         node = self.node(node_name)
         old = self.annotation(node.name, "k3s.io/node-args")
-        self.annotate(node.name, {"k3s.io/node-args": json.dumps(
-            kube.node_args(self.spec, node.spec, metrics_bind=False))})
-        return self._record(f"node-args of {node.name} without metrics-bind-address",
-                            lambda: self.annotate(node.name, {"k3s.io/node-args": old}))
+        self.annotate(node.name, {"k3s.io/node-args": json.dumps(kube.node_args(self.spec, node.spec, metrics_bind=False))})
+        return self._record(f"node-args of {node.name} without metrics-bind-address", lambda: self.annotate(node.name, {"k3s.io/node-args": old}))
 
     def fault_remove_peer(self, leader_name: str, peer_name: str) -> str:
         """7. `wg set kilo0 peer KEY remove` by hand on a leader (config drift).
@@ -715,8 +714,9 @@ class Lab:
         node = self.node(node_name)
         address = address or str(self.spec.server.public_ip)
         netns.ip(node.ns, "route", "replace", f"{address}/32", "dev", wg.IFACE)
-        return self._record(f"{address} routed into {wg.IFACE} on {node.name}",
-                            lambda: netns.ip(node.ns, "route", "del", f"{address}/32", "dev", wg.IFACE, check=False))
+        return self._record(
+            f"{address} routed into {wg.IFACE} on {node.name}", lambda: netns.ip(node.ns, "route", "del", f"{address}/32", "dev", wg.IFACE, check=False)
+        )
 
     def fault_strict_rp_filter(self, node_name: str) -> str:
         """9. Strict reverse-path filtering (rp_filter=1) on all interfaces of a node."""
@@ -740,7 +740,7 @@ class Lab:
         rules = (
             "table inet kglab_fault_dns {\n"
             "  chain forward { type filter hook forward priority -10; policy accept;\n"
-            f"    iifname != \"cni0\" ip daddr {self.dns.ip} udp dport 53 drop\n  }}\n}}\n"
+            f'    iifname != "cni0" ip daddr {self.dns.ip} udp dport 53 drop\n  }}\n}}\n'
         )
         netns.run(netns.in_ns(node.ns, ["nft", "-f", "-"]), input=rules.encode())
         return self._record(
@@ -755,7 +755,7 @@ class Lab:
         rules = (
             "table inet kglab_fault_svc {\n"
             "  chain input { type filter hook input priority -10; policy accept;\n"
-            f"    iifname \"{wg.IFACE}\" tcp dport 6443 drop\n  }}\n}}\n"
+            f'    iifname "{wg.IFACE}" tcp dport 6443 drop\n  }}\n}}\n'
         )
         netns.run(netns.in_ns(node.ns, ["nft", "-f", "-"]), input=rules.encode())
         return self._record(
@@ -860,11 +860,14 @@ class Lab:
                     continue
                 dump = wg.wg(node.ns, node.wg_dir, "show", wg.IFACE, "dump", check=False)
                 force = self.annotation(name, "kilo.squat.ai/force-endpoint")
-                self.annotate(name, {
-                    "kilo.squat.ai/last-seen": str(int(time.time())),
-                    "kilo.squat.ai/endpoint": kube.node_endpoint(node.spec, force),
-                    "kilo.squat.ai/discovered-endpoints": kube.discovered_endpoints(dump, natted),
-                })
+                self.annotate(
+                    name,
+                    {
+                        "kilo.squat.ai/last-seen": str(int(time.time())),
+                        "kilo.squat.ai/endpoint": kube.node_endpoint(node.spec, force),
+                        "kilo.squat.ai/discovered-endpoints": kube.discovered_endpoints(dump, natted),
+                    },
+                )
 
     def _start_heartbeat(self) -> None:
         def beat() -> None:
@@ -929,8 +932,12 @@ class Lab:
 
     def _ping_pairs(self, pairs: list[tuple[str, str]], wait: int) -> dict[tuple[str, str], bool]:
         procs = [
-            (pair, subprocess.Popen(self.pod_argv(pair[0], ["ping", "-c", "1", "-W", str(wait), self.pods[pair[1]].ip]),
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            (
+                pair,
+                subprocess.Popen(
+                    self.pod_argv(pair[0], ["ping", "-c", "1", "-W", str(wait), self.pods[pair[1]].ip]), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+                ),
+            )
             for pair in pairs
         ]
         result = {}
@@ -943,8 +950,9 @@ class Lab:
                 result[pair] = False
         return result
 
-    def kgctl(self, *args: str, operator: bool = False, kubeconfig: str | None = None, check: bool = True,
-              timeout: float = 60) -> subprocess.CompletedProcess[bytes]:
+    def kgctl(
+        self, *args: str, operator: bool = False, kubeconfig: str | None = None, check: bool = True, timeout: float = 60
+    ) -> subprocess.CompletedProcess[bytes]:
         """Run kgctl-py against the lab, from the host or from the operator's laptop.
 
         From the host the kubeconfig is `kubeconfig` (the server's loopback
@@ -973,9 +981,14 @@ class Lab:
             "api": getattr(self.api, "url", None),
             "up_seconds": self.up_seconds,
             "nodes": {
-                n.name: {"ns": n.ns, "leader": n.leader, "wireguard_ip": n.wg_ip,
-                         "private_ip": n.spec.private_ip, "public_ip": n.spec.public_ip,
-                         "pods": {p.key: p.ip for p in n.pods}}
+                n.name: {
+                    "ns": n.ns,
+                    "leader": n.leader,
+                    "wireguard_ip": n.wg_ip,
+                    "private_ip": n.spec.private_ip,
+                    "public_ip": n.spec.public_ip,
+                    "pods": {p.key: p.ip for p in n.pods},
+                }
                 for n in self.nodes.values()
             },
             "peers": {p.spec.name: {"ns": p.ns} for p in self.peers.values()},

@@ -34,13 +34,9 @@ def run(
     env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
     """Run a command with a timeout; on failure raise with its stderr attached."""
-    proc = subprocess.run(
-        list(argv), input=input, capture_output=True, timeout=timeout, check=False, env=env
-    )
+    proc = subprocess.run(list(argv), input=input, capture_output=True, timeout=timeout, check=False, env=env)
     if check and proc.returncode != 0:
-        raise CommandError(
-            f"{' '.join(argv)} exited {proc.returncode}: {proc.stderr.decode(errors='replace').strip()}"
-        )
+        raise CommandError(f"{' '.join(argv)} exited {proc.returncode}: {proc.stderr.decode(errors='replace').strip()}")
     return proc
 
 

@@ -48,9 +48,7 @@ class LabSpec:
     persistent_keepalive: int = 20  # kilo.squat.ai/persistent-keepalive on every node
     pods_per_node: int = 1  # workload pods the lab starts on each node at `up`
     # Lab-internal router addresses on the internet bridge, one per public range.
-    internet_gateways: tuple[str, ...] = field(
-        default=("198.51.100.1/24", "203.0.113.1/24")
-    )
+    internet_gateways: tuple[str, ...] = field(default=("198.51.100.1/24", "203.0.113.1/24"))
 
     @property
     def locations(self) -> list[str]:

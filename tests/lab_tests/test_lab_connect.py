@@ -51,7 +51,6 @@ POLL = 0.1  # the predicates run commands: no need to poll faster
 # ---------------------------------------------------------------- helpers
 
 
-
 def in_ns(ns: str, *argv: str, check: bool = False, timeout: float = 15) -> subprocess.CompletedProcess[bytes]:
     return netns.run(netns.in_ns(ns, list(argv)), check=check, timeout=timeout)
 
@@ -114,8 +113,7 @@ class ConnectRun:
         env = dict(os.environ, HOME=str(workdir))
         env.pop("KUBECONFIG", None)
         with open(self.out, "wb") as out, open(self.err, "wb") as err:
-            self.proc = subprocess.Popen(netns.in_ns(ns, [*KGCTL, "connect", *args]), stdout=out, stderr=err,
-                                         stdin=subprocess.DEVNULL, env=env, cwd=REPO)
+            self.proc = subprocess.Popen(netns.in_ns(ns, [*KGCTL, "connect", *args]), stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env, cwd=REPO)
 
     def logs(self) -> list[dict[str, Any]]:
         return [json.loads(line) for line in self.out.read_text().splitlines() if line.startswith("{")]
@@ -190,8 +188,11 @@ def expected_plan(srv: KubeAPIServer, name: str) -> Any:
 
 def test_lab_connect_in_a_namespace_builds_the_plan_reconciles_and_cleans_up(api_ns, tmp_path) -> None:
     ns, srv, kubeconfig, ifname = api_ns
-    run = ConnectRun(ns, tmp_path, ["laptop2", "--kubeconfig", kubeconfig, "-i", ifname, "-a", "10.5.0.9/32",
-                                    "--resync-period", "0.5s", "--log-level", "debug", "--mtu", "1380"])
+    run = ConnectRun(
+        ns,
+        tmp_path,
+        ["laptop2", "--kubeconfig", kubeconfig, "-i", ifname, "-a", "10.5.0.9/32", "--resync-period", "0.5s", "--log-level", "debug", "--mtu", "1380"],
+    )
     try:
         run.wait_synced()
         peer = srv.store.get("Peer", "laptop2")
@@ -226,11 +227,21 @@ def test_lab_connect_in_a_namespace_builds_the_plan_reconciles_and_cleans_up(api
 
         # A new Peer in the API: a peer and a route appear at the next resync; deleted, they go.
         probe_key = wg.pubkey(wg.genkey())
-        srv.store.create({"apiVersion": "kilo.squat.ai/v1alpha1", "kind": "Peer", "metadata": {"name": "probe"},
-                          "spec": {"allowedIPs": ["10.5.0.77/32"], "publicKey": probe_key}})
-        wait_until(lambda: "10.5.0.77/32" in routes_via(ns, ifname) and probe_key in wg_peers(ns, ifname), 10, interval=POLL, what="the new Peer on the interface")
+        srv.store.create(
+            {
+                "apiVersion": "kilo.squat.ai/v1alpha1",
+                "kind": "Peer",
+                "metadata": {"name": "probe"},
+                "spec": {"allowedIPs": ["10.5.0.77/32"], "publicKey": probe_key},
+            }
+        )
+        wait_until(
+            lambda: "10.5.0.77/32" in routes_via(ns, ifname) and probe_key in wg_peers(ns, ifname), 10, interval=POLL, what="the new Peer on the interface"
+        )
         srv.store.delete("Peer", "probe")
-        wait_until(lambda: "10.5.0.77/32" not in routes_via(ns, ifname) and probe_key not in wg_peers(ns, ifname), 10, interval=POLL, what="the deleted Peer to go")
+        wait_until(
+            lambda: "10.5.0.77/32" not in routes_via(ns, ifname) and probe_key not in wg_peers(ns, ifname), 10, interval=POLL, what="the deleted Peer to go"
+        )
 
         # The API failing for a while: the resync logs the error and the next one recovers.
         synced_before = run.messages().count("synced")
@@ -249,7 +260,12 @@ def test_lab_connect_in_a_namespace_builds_the_plan_reconciles_and_cleans_up(api
         # The interface deleted by hand: the next resync builds it again, peers, address and routes.
         netns.ip(ns, "link", "delete", "dev", ifname)
         wait_until(lambda: "the WireGuard interface is gone; creating it again" in run.messages(), 10, interval=POLL, what="the lost interface to be noticed")
-        wait_until(lambda: link_exists(ns, ifname) and routes_via(ns, ifname) == want and len(wg_peers(ns, ifname)) == 7, 10, interval=POLL, what="the interface to be rebuilt")
+        wait_until(
+            lambda: link_exists(ns, ifname) and routes_via(ns, ifname) == want and len(wg_peers(ns, ifname)) == 7,
+            10,
+            interval=POLL,
+            what="the interface to be rebuilt",
+        )
         assert "10.5.0.9/32" in netns.ip(ns, "-o", "-4", "addr", "show", "dev", ifname).stdout.decode()
     finally:
         code = run.stop(signal.SIGTERM)
@@ -267,7 +283,21 @@ def test_lab_connect_in_a_namespace_builds_the_plan_reconciles_and_cleans_up(api
 def test_lab_connect_clean_up_false_keeps_everything_and_a_rerun_reuses_it(api_ns, tmp_path) -> None:
     ns, srv, kubeconfig, ifname = api_ns
     key = tmp_path / "laptop2.key"
-    args = ["laptop2", "--kubeconfig", kubeconfig, "-i", ifname, "-a", "10.5.0.9/32", "--resync-period", "1s", "--log-level", "debug", "--private-key", str(key)]
+    args = [
+        "laptop2",
+        "--kubeconfig",
+        kubeconfig,
+        "-i",
+        ifname,
+        "-a",
+        "10.5.0.9/32",
+        "--resync-period",
+        "1s",
+        "--log-level",
+        "debug",
+        "--private-key",
+        str(key),
+    ]
     first = ConnectRun(ns, tmp_path, [*args, "--clean-up=false"], "first")
     try:
         first.wait_synced()
@@ -316,11 +346,16 @@ def test_lab_connect_fails_cleanly_when_the_peer_cannot_be_created(api_ns, tmp_p
 def test_lab_connect_names_the_peer_after_the_host_by_default(tmp_path) -> None:
     """Without PEER_NAME the hostname is used (here a bad one, in a UTS namespace of its own)."""
     script = 'hostname "$0" && exec "$@"'
-    proc = subprocess.run(["unshare", "--uts", "sh", "-c", script, "My-Laptop", *KGCTL, "connect", "--kubeconfig", str(tmp_path / "none")],
-                          capture_output=True, timeout=60, cwd=REPO)
+    proc = subprocess.run(
+        ["unshare", "--uts", "sh", "-c", script, "My-Laptop", *KGCTL, "connect", "--kubeconfig", str(tmp_path / "none")],
+        capture_output=True,
+        timeout=60,
+        cwd=REPO,
+    )
     assert proc.returncode == 2
     assert proc.stderr.decode().splitlines() == [
-        'peer name "My-Laptop" is not a valid DNS-1123 subdomain (lower-case letters, digits, \'-\' and \'.\'); pass a PEER_NAME']
+        "peer name \"My-Laptop\" is not a valid DNS-1123 subdomain (lower-case letters, digits, '-' and '.'); pass a PEER_NAME"
+    ]
 
 
 # ---------------------------------------------------------------- the lab
@@ -394,7 +429,9 @@ def ping_every_location(lab: Lab, ns: str, timeout: float = 30) -> dict[str, boo
 
 def test_lab_connect_laptop_pings_a_pod_in_every_location(laptop, tmp_path) -> None:
     lab, ns, ifname = laptop
-    run = ConnectRun(ns, tmp_path, [LAPTOP, "--kubeconfig", lab.operator_kubeconfig_public, "-i", ifname, "-a", LAPTOP_IP, "--resync-period", "1s", "--log-level", "debug"])
+    run = ConnectRun(
+        ns, tmp_path, [LAPTOP, "--kubeconfig", lab.operator_kubeconfig_public, "-i", ifname, "-a", LAPTOP_IP, "--resync-period", "1s", "--log-level", "debug"]
+    )
     try:
         run.wait_synced()
         track(lab, run, ifname)
@@ -421,7 +458,24 @@ def test_lab_connect_laptop_pings_a_pod_in_every_location(laptop, tmp_path) -> N
 
 def test_lab_connect_clean_up_false_leaves_a_working_tunnel(laptop, tmp_path) -> None:
     lab, ns, ifname = laptop
-    run = ConnectRun(ns, tmp_path, [LAPTOP, "--kubeconfig", lab.operator_kubeconfig_public, "-i", ifname, "-a", LAPTOP_IP, "--resync-period", "1s", "--log-level", "debug", "--clean-up=false"])
+    run = ConnectRun(
+        ns,
+        tmp_path,
+        [
+            LAPTOP,
+            "--kubeconfig",
+            lab.operator_kubeconfig_public,
+            "-i",
+            ifname,
+            "-a",
+            LAPTOP_IP,
+            "--resync-period",
+            "1s",
+            "--log-level",
+            "debug",
+            "--clean-up=false",
+        ],
+    )
     try:
         run.wait_synced()
         track(lab, run, ifname)

@@ -144,8 +144,11 @@ FAULTS = [
         frozenset({"ty1", "ali1"}),
         {"wireguard.drift": ("fail", {"ty1.k3s"}), "wireguard.handshake": ("fail", {"ty1.k3s"}), "pod.ping": ("fail", set())},
         cut=pairs_between("ty1", "ali1"),
-        allow={"wireguard.handshake": "ali1's handshakes with ty1 go unanswered; older than 3 min they fail",
-               "pod.dns": "aliyun's probe pod cannot reach CoreDNS on ty1", "pod.service": "nor the API server on ty1"},
+        allow={
+            "wireguard.handshake": "ali1's handshakes with ty1 go unanswered; older than 3 min they fail",
+            "pod.dns": "aliyun's probe pod cannot reach CoreDNS on ty1",
+            "pod.service": "nor the API server on ty1",
+        },
     ),
 ]
 

@@ -23,21 +23,11 @@ def failures(lab: Lab) -> set[tuple[str, str]]:
 
 def pairs_touching(lab: Lab, nodes: set[str]) -> set[tuple[str, str]]:
     """Every ordered pod pair with at least one end on `nodes`."""
-    return {
-        (a.key, b.key)
-        for a in lab.pods.values()
-        for b in lab.pods.values()
-        if a is not b and (a.node in nodes or b.node in nodes)
-    }
+    return {(a.key, b.key) for a in lab.pods.values() for b in lab.pods.values() if a is not b and (a.node in nodes or b.node in nodes)}
 
 
 def pairs_between(lab: Lab, x: set[str], y: set[str]) -> set[tuple[str, str]]:
-    return {
-        (a.key, b.key)
-        for a in lab.pods.values()
-        for b in lab.pods.values()
-        if (a.node in x and b.node in y) or (a.node in y and b.node in x)
-    }
+    return {(a.key, b.key) for a in lab.pods.values() for b in lab.pods.values() if (a.node in x and b.node in y) or (a.node in y and b.node in x)}
 
 
 def assert_healed(lab: Lab) -> None:
@@ -159,5 +149,3 @@ def test_faults_are_independent(clean_lab: Lab) -> None:
     assert len(lab.faults) == 2
     assert failures(lab) == pairs_touching(lab, {"tx1.k3s"}) | pairs_between(lab, {"ty1.k3s"}, {"ali1.k3s"})
     assert_healed(lab)
-
-

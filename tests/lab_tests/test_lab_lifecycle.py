@@ -64,7 +64,8 @@ def test_nothing_left_after_a_failing_test(host_before: HostSnapshot, tmp_path: 
     """A pytest run whose test fails while using `lab_cluster` cleans up anyway."""
     record = tmp_path / "lab.json"
     test_file = tmp_path / "test_fails_with_lab.py"
-    test_file.write_text(textwrap.dedent(f"""
+    test_file.write_text(
+        textwrap.dedent(f"""
         import json, sys
         sys.path.insert(0, {str(TESTS)!r})
         pytest_plugins = ["lab.fixtures"]
@@ -75,10 +76,14 @@ def test_nothing_left_after_a_failing_test(host_before: HostSnapshot, tmp_path: 
             json.dump({{"run_id": state.run_id, "pids": [p.pid for p in state.processes], "paths": state.paths}},
                       open({str(record)!r}, "w"))
             raise AssertionError("deliberate failure")
-    """))
+    """)
+    )
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(tmp_path), str(test_file)],
-        capture_output=True, timeout=240, cwd=tmp_path, check=False,
+        capture_output=True,
+        timeout=240,
+        cwd=tmp_path,
+        check=False,
     )
     out = proc.stdout.decode()
     assert proc.returncode == 1, out
@@ -115,8 +120,7 @@ def test_cli_up_status_and_down_after_owner_killed(host_before: HostSnapshot) ->
     env = dict(os.environ, PYTHONPATH=str(TESTS))
 
     def lab_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[bytes]:
-        return subprocess.run([sys.executable, "-m", "lab", *args], capture_output=True, timeout=timeout,
-                              cwd=TESTS, env=env, check=False)
+        return subprocess.run([sys.executable, "-m", "lab", *args], capture_output=True, timeout=timeout, cwd=TESTS, env=env, check=False)
 
     before_runs = {s.run_id for s in all_states()}
     up = lab_cli("up", timeout=180)

@@ -149,8 +149,9 @@ def _exec(core: Any, pod: Any, command: list[str]) -> str:
     from kubernetes.stream import stream
 
     md = pod.metadata
-    out: str = stream(core.connect_get_namespaced_pod_exec, md.name, md.namespace, command=command,
-                      stderr=True, stdin=False, stdout=True, tty=False, _request_timeout=30)
+    out: str = stream(
+        core.connect_get_namespaced_pod_exec, md.name, md.namespace, command=command, stderr=True, stdin=False, stdout=True, tty=False, _request_timeout=30
+    )
     return out
 
 
@@ -177,13 +178,19 @@ def test_daemonset_pods_become_lab_pods(clean_lab: Lab) -> None:
     core.create_namespace({"metadata": {"name": ns}})
     try:
         labels = {"app": "lab-ping"}
-        apps.create_namespaced_daemon_set(ns, {
-            "metadata": {"name": "ping"},
-            "spec": {"selector": {"matchLabels": labels}, "template": {
-                "metadata": {"labels": labels},
-                "spec": {"containers": [{"name": "busybox", "image": "busybox:1.36", "command": ["sleep", "3600"]}]},
-            }},
-        })
+        apps.create_namespaced_daemon_set(
+            ns,
+            {
+                "metadata": {"name": "ping"},
+                "spec": {
+                    "selector": {"matchLabels": labels},
+                    "template": {
+                        "metadata": {"labels": labels},
+                        "spec": {"containers": [{"name": "busybox", "image": "busybox:1.36", "command": ["sleep", "3600"]}]},
+                    },
+                },
+            },
+        )
         deadline = time.monotonic() + 30
         while True:
             pods = core.list_namespaced_pod(ns).items

@@ -175,8 +175,21 @@ def test_route_destinations_drop_host_bits() -> None:
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("30s", 30.0), ("1m30s", 90.0), ("500ms", 0.5), ("1h", 3600.0), ("1.5s", 1.5), ("0", 0.0), ("-2s", -2.0),
-     ("", None), ("30", None), ("s", None), ("1x", None), ("1s2", None), (".s", None)],
+    [
+        ("30s", 30.0),
+        ("1m30s", 90.0),
+        ("500ms", 0.5),
+        ("1h", 3600.0),
+        ("1.5s", 1.5),
+        ("0", 0.0),
+        ("-2s", -2.0),
+        ("", None),
+        ("30", None),
+        ("s", None),
+        ("1x", None),
+        ("1s2", None),
+        (".s", None),
+    ],
 )
 def test_resync_period_reads_go_durations(text: str, seconds: float | None) -> None:
     assert parse_duration(text) == seconds

@@ -85,14 +85,29 @@ def test_parse_endpoint(text: str, expected: str | None) -> None:
 
 @pytest.mark.parametrize(
     "ip, public",
-    [("10.1.2.3", False), ("172.16.0.1", False), ("172.31.255.1", False), ("172.32.0.1", True), ("192.168.1.1", False), ("203.0.113.1", True), ("fd00::1", False), ("fd01::1", True), ("2001:db8::1", True)],
+    [
+        ("10.1.2.3", False),
+        ("172.16.0.1", False),
+        ("172.31.255.1", False),
+        ("172.32.0.1", True),
+        ("192.168.1.1", False),
+        ("203.0.113.1", True),
+        ("fd00::1", False),
+        ("fd01::1", True),
+        ("2001:db8::1", True),
+    ],
 )
 def test_is_public(ip: str, public: bool) -> None:
     assert is_public(parse_ip(ip)) is public
 
 
 def test_translate_node_overrides_and_defaults() -> None:
-    obj = node("n", KEYS[0], "10.0.0.1:51820", **{ann.FORCE_ENDPOINT: "203.0.113.9:51820", ann.FORCE_INTERNAL_IP: "-", ann.PERSISTENT_KEEPALIVE: "garbage", ann.LAST_SEEN: "yesterday"})
+    obj = node(
+        "n",
+        KEYS[0],
+        "10.0.0.1:51820",
+        **{ann.FORCE_ENDPOINT: "203.0.113.9:51820", ann.FORCE_INTERNAL_IP: "-", ann.PERSISTENT_KEEPALIVE: "garbage", ann.LAST_SEEN: "yesterday"},
+    )
     del obj["metadata"]["annotations"][ann.LOCATION]
     obj["metadata"]["labels"] = {"topology.kubernetes.io/region": "eu"}
     n = ann.translate_node(obj, "topology.kubernetes.io/region")

@@ -38,8 +38,17 @@ def test_runner_stamps_the_check_id_even_over_a_wrong_one():
 
 def test_opt_in_checks_are_skipped_with_their_own_reason():
     calls = []
-    check = Check("test.opt", "network", "t", Severity.FAIL, "h", lambda ctx: calls.append(ctx) or [], needs_network=True,
-                  opt_in="from_host", opt_in_reason="pass --from-host to try")
+    check = Check(
+        "test.opt",
+        "network",
+        "t",
+        Severity.FAIL,
+        "h",
+        lambda ctx: calls.append(ctx) or [],
+        needs_network=True,
+        opt_in="from_host",
+        opt_in_reason="pass --from-host to try",
+    )
     observer = Observer()
     inp = build_input(*fx.split(fx.healthy())[:2], now=fx.CAPTURED_AT)
     run_checks([check], inp, None, DoctorOptions(from_host=False), observer)

@@ -65,17 +65,29 @@ def test_broken_fixture(case):
 def _related(case, cid):
     # Some faults are, by nature, seen by two checks.
     pairs = {
-        ("bad-endpoint", "kilo.endpoint"), ("bad-endpoint", "k3s.node-external-ip"),
-        ("bad-key", "kilo.endpoint"), ("bad-key", "kilo.last-seen"),
-        ("private-leader-endpoint", "k3s.node-external-ip"), ("natd-without-keepalive", "k3s.node-external-ip"),
-        ("natd-without-keepalive", "kilo.endpoint"), ("endpoint-port-mismatch", "k3s.node-external-ip"),
-        ("pod-cidr-missing", "kilo.annotations"), ("pod-cidr-missing", "kilo.hidden"), ("hidden-no-pod-cidr", "node.pod-cidr"), ("external-ip-missing", "node.public-address"),
+        ("bad-endpoint", "kilo.endpoint"),
+        ("bad-endpoint", "k3s.node-external-ip"),
+        ("bad-key", "kilo.endpoint"),
+        ("bad-key", "kilo.last-seen"),
+        ("private-leader-endpoint", "k3s.node-external-ip"),
+        ("natd-without-keepalive", "k3s.node-external-ip"),
+        ("natd-without-keepalive", "kilo.endpoint"),
+        ("endpoint-port-mismatch", "k3s.node-external-ip"),
+        ("pod-cidr-missing", "kilo.annotations"),
+        ("pod-cidr-missing", "kilo.hidden"),
+        ("hidden-no-pod-cidr", "node.pod-cidr"),
+        ("external-ip-missing", "node.public-address"),
         ("external-ip-disagrees-with-endpoint", "kilo.endpoint"),
         ("stale-node", "kilo.endpoint"),
         # A node or peer that Kilo drops is also named by kilo.hidden.
-        ("bad-key", "kilo.hidden"), ("stale-node", "kilo.hidden"), ("invalid-peer", "kilo.hidden"), ("invalid-peer", "kilo.keepalive"),
-        ("hidden-no-pod-cidr", "kilo.annotations"), ("granularity-disagrees", "kilo.agent"),
-        ("leader-by-name-order", "k3s.node-external-ip"), ("leader-by-name-order", "kilo.endpoint"),
+        ("bad-key", "kilo.hidden"),
+        ("stale-node", "kilo.hidden"),
+        ("invalid-peer", "kilo.hidden"),
+        ("invalid-peer", "kilo.keepalive"),
+        ("hidden-no-pod-cidr", "kilo.annotations"),
+        ("granularity-disagrees", "kilo.agent"),
+        ("leader-by-name-order", "k3s.node-external-ip"),
+        ("leader-by-name-order", "kilo.endpoint"),
         ("leader-annotation-elects-a-private-endpoint", "k3s.node-external-ip"),
         ("agent-granularity-differs-from-annotations", "kilo.granularity"),
     }
@@ -122,7 +134,9 @@ def test_static_checks_on_1000_nodes_are_fast_enough_to_run():
     many = []
     for i in range(200):
         for n in nodes:
-            m = fx.merge_patch(n, {"metadata": {"name": f"{n['metadata']['name']}-{i}"}, "spec": {"podCIDR": f"10.{42 + i // 64}.{(i % 64) * 4 + nodes.index(n)}.0/24"}})
+            m = fx.merge_patch(
+                n, {"metadata": {"name": f"{n['metadata']['name']}-{i}"}, "spec": {"podCIDR": f"10.{42 + i // 64}.{(i % 64) * 4 + nodes.index(n)}.0/24"}}
+            )
             many.append(m)
     inp = build_input(many, peers, pods=[], crd_present=True, now=fx.CAPTURED_AT)
     started = time.monotonic()
@@ -143,12 +157,16 @@ def test_healthy_fixture_carries_what_the_real_kilo_agent_writes():
     assert set(next(iter(__import__("json").loads(srv1).values()))) == {"IP", "Port", "Zone"}
 
 
-@pytest.mark.parametrize("notes", [
-    {"kilo.squat.ai/wireguard-ip": "", "kilo.squat.ai/discovered-endpoints": ""},
-    {"kilo.squat.ai/internal-ip": "", "kilo.squat.ai/force-internal-ip": ""},
-    {"kilo.squat.ai/discovered-endpoints": "null", "kilo.squat.ai/allowed-location-ips": "10.9.0.0/16,10.10.0.0/16"},
-    {"kilo.squat.ai/last-seen": str(fx.CAPTURED_AT - 30)},
-], ids=["empty-wireguard-ip", "no-internal-ip", "null-discovered", "last-seen-one-period-ago"])
+@pytest.mark.parametrize(
+    "notes",
+    [
+        {"kilo.squat.ai/wireguard-ip": "", "kilo.squat.ai/discovered-endpoints": ""},
+        {"kilo.squat.ai/internal-ip": "", "kilo.squat.ai/force-internal-ip": ""},
+        {"kilo.squat.ai/discovered-endpoints": "null", "kilo.squat.ai/allowed-location-ips": "10.9.0.0/16,10.10.0.0/16"},
+        {"kilo.squat.ai/last-seen": str(fx.CAPTURED_AT - 30)},
+    ],
+    ids=["empty-wireguard-ip", "no-internal-ip", "null-discovered", "last-seen-one-period-ago"],
+)
 def test_values_the_kilo_agent_writes_pass_the_annotation_check(notes):
     doc = fx.apply_case(fx.healthy(), {"nodes": {"aws2": {"metadata": {"annotations": notes}}}})
     findings = [f for f in _run_all(_input(doc))["kilo.annotations"] if f.subject == "aws2"]
@@ -187,7 +205,14 @@ def test_new_checks_take_every_shape_the_readers_hand_them(wrong):
         nodes[3] | {"metadata": wrong},
     ]
     bent_peers = [{**peers[0], "spec": {**peers[0]["spec"], "persistentKeepalive": wrong}}, {"kind": "Peer", "spec": wrong}, wrong]
-    bent_ds = [ds | {"spec": wrong}, {"metadata": {"labels": {"app.kubernetes.io/name": "kilo"}}, "spec": {"template": {"spec": {"containers": [{"name": "kilo", "args": wrong, "command": wrong}, wrong]}}}}, wrong]
+    bent_ds = [
+        ds | {"spec": wrong},
+        {
+            "metadata": {"labels": {"app.kubernetes.io/name": "kilo"}},
+            "spec": {"template": {"spec": {"containers": [{"name": "kilo", "args": wrong, "command": wrong}, wrong]}}},
+        },
+        wrong,
+    ]
     for daemonsets in ([bent_ds[0]], [bent_ds[1]], [bent_ds[2]], bent_ds):
         inp = build_input(bent_nodes, bent_peers, pods=pods, now=fx.CAPTURED_AT, daemonsets=daemonsets)
         # The older checks' shapes are issue 11's (hostile helper).

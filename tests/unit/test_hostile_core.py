@@ -46,7 +46,7 @@ def check_wireguard(text: str, interface_port: int | None) -> int:
     if interface_port is not None:
         head = f"[Interface]\nListenPort = {interface_port}\n"
         assert text.startswith(head), text
-        text = text[len(head):]
+        text = text[len(head) :]
         if text:
             assert text.startswith("\n")
             text = text[1:]
@@ -216,9 +216,7 @@ def test_output_independent_of_node_order(nodes: list[Any], peers: list[Any], se
         notes = n.get("metadata", {}).get("annotations")
         if isinstance(notes, dict):
             notes[ann.WIREGUARD_IP] = "10.4.0.1/16"
-    discovered = any(
-        isinstance(n.get("metadata", {}).get("annotations"), dict) and ann.DISCOVERED_ENDPOINTS in n["metadata"]["annotations"] for n in nodes
-    )
+    discovered = any(isinstance(n.get("metadata", {}).get("annotations"), dict) and ann.DISCOVERED_ENDPOINTS in n["metadata"]["annotations"] for n in nodes)
     shuffled = list(nodes)
     random.Random(seed).shuffle(shuffled)
     a, b = exercise(nodes, peers), exercise(shuffled, peers)

@@ -43,7 +43,9 @@ CASES = {
 
 
 def run(path: str) -> tuple[int, str, str]:
-    proc = subprocess.run([sys.executable, "-m", "kgctl_py", "--kubeconfig", path, "graph"], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    proc = subprocess.run(
+        [sys.executable, "-m", "kgctl_py", "--kubeconfig", path, "graph"], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL
+    )
     return proc.returncode, proc.stdout, proc.stderr
 
 

@@ -14,9 +14,7 @@ FIXTURE = Path(__file__).resolve().parents[1] / "compat" / "cases" / "a-blog-6no
 
 
 def run_cli(*args: str, stdin: bytes | None = None) -> tuple[int, str, str]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "kgctl_py", *args], input=stdin if stdin is not None else b"", capture_output=True, timeout=60
-    )
+    proc = subprocess.run([sys.executable, "-m", "kgctl_py", *args], input=stdin if stdin is not None else b"", capture_output=True, timeout=60)
     return proc.returncode, proc.stdout.decode(), proc.stderr.decode()
 
 
@@ -106,8 +104,6 @@ def test_endless_binary_devices(device):
 
 def test_endless_text_stream_is_cut_off():
     """`yes | kgctl-py --snapshot - graph` must end, not eat all memory."""
-    proc = subprocess.run(
-        f"yes | {sys.executable} -m kgctl_py --snapshot - graph", shell=True, capture_output=True, timeout=120
-    )
+    proc = subprocess.run(f"yes | {sys.executable} -m kgctl_py --snapshot - graph", shell=True, capture_output=True, timeout=120)
     assert proc.stderr.decode() == "cannot read snapshot <stdin>: it is larger than 256 MiB\n"
     assert proc.returncode == 2

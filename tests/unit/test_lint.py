@@ -22,3 +22,8 @@ def test_ruff_is_clean() -> None:
 def test_mypy_is_clean() -> None:
     result = _run("mypy")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ruff_format_is_applied() -> None:
+    result = _run("ruff", "format", "--check", "kgctl_py", "tests", "tools", "bench")
+    assert result.returncode == 0, result.stdout + result.stderr
