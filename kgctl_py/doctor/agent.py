@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from kgctl_py.doctor.k3s import flag_values, raw_flag_values
+
 KILO_LABEL = ("app.kubernetes.io/name", "kilo")
 
 # kg's defaults (cmd/kg/main.go, pkg/mesh, pkg/wireguard).
@@ -43,23 +45,8 @@ def is_kilo(ds: dict[str, Any]) -> bool:
     return meta.get("name") == "kilo"
 
 
-def _values(args: list[str], flag: str) -> list[str]:
-    out = []
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        if arg == flag and i + 1 < len(args):
-            out.append(args[i + 1])
-            i += 2
-            continue
-        if arg.startswith(flag + "="):
-            out.append(arg[len(flag) + 1 :])
-        i += 1
-    return out
-
-
 def _last(args: list[str], flag: str) -> str | None:
-    values = _values(args, flag)
+    values = raw_flag_values(args, flag)
     return values[-1] if values else None
 
 
@@ -92,8 +79,8 @@ def flags(daemonsets: list[dict[str, Any]] | None) -> AgentFlags | None:
             continue
         name, argv = found
         meta = _dict(ds.get("metadata"))
-        split = [p.strip() for v in _values(argv, "--service-cidr") for p in v.split(",") if p.strip()]
-        internal = [p.strip() for v in _values(argv, "--internal-cidr") for p in v.split(",") if p.strip()]
+        split = flag_values(argv, "--service-cidr")
+        internal = flag_values(argv, "--internal-cidr")
         return AgentFlags(
             daemonset=f"{meta.get('namespace', '')}/{meta.get('name', '')}",
             container=name,

@@ -29,8 +29,8 @@ def node_args(obj: dict[str, Any]) -> list[str] | None:
     return value
 
 
-def flag_values(args: list[str], flag: str) -> list[str]:
-    """Every value given to ``flag``, in either spelling, comma lists split."""
+def raw_flag_values(args: list[str], flag: str) -> list[str]:
+    """Every value given to ``flag`` (``--flag V`` or ``--flag=V``), as given."""
     values: list[str] = []
     i = 0
     while i < len(args):
@@ -42,6 +42,12 @@ def flag_values(args: list[str], flag: str) -> list[str]:
         if arg.startswith(flag + "="):
             values.append(arg[len(flag) + 1 :])
         i += 1
+    return values
+
+
+def flag_values(args: list[str], flag: str) -> list[str]:
+    """Every value given to ``flag``, in either spelling, comma lists split."""
+    values = raw_flag_values(args, flag)
     return [part.strip() for v in values for part in v.split(",") if part.strip()]
 
 

@@ -14,6 +14,7 @@ from kgctl_py.doctor import ping as P
 from kgctl_py.doctor.kube import ExecOutcome
 from kgctl_py.doctor.model import Finding, Status
 from kgctl_py.doctor.pool import run_bounded
+from kgctl_py.kube import resources as R
 from kgctl_py.kube.client import ApiError
 
 if TYPE_CHECKING:
@@ -38,52 +39,21 @@ def pods(ctx: LiveContext) -> tuple[dict[str, dict[str, Any]], list[Finding]]:
     """node -> running doctor pod, made once per run; or findings saying why not."""
     if KEY in ctx.shared:
         return ctx.shared[KEY]
-    from kgctl_py.doctor.live import _wait_for_pods
+    from kgctl_py.doctor.live import _wait_for_pods, create_namespace
 
-    ns = ctx.namespace or ctx.opts.namespace or f"kgctl-py-doctor-{ctx.run_id}"
-    problem = ctx.permission_problem(
-        [
-            ("create", "", "namespaces", "", None),
-            ("delete", "", "namespaces", "", None),
-            ("create", "apps", "daemonsets", "", ns),
-            ("list", "", "pods", "", ns),
-            ("create", "", "pods", "exec", ns),
-        ]
-    )
     result: tuple[dict[str, dict[str, Any]], list[Finding]]
-    if problem:
-        result = ({}, [Finding(Status.FAIL, "cluster", problem, "cluster")])
+    ns, early = create_namespace(ctx, [("create", "apps", "daemonsets", ""), ("list", "", "pods", ""), ("create", "", "pods", "exec")])
+    if early:
+        result = ({}, early)
         ctx.shared[KEY] = result
         return result
-    client = ctx.session.client
-    if ctx.namespace is None:
-        try:
-            ctx.namespace = ns
-            client.request("POST", "/api/v1/namespaces", body=P.namespace_manifest(ns, ctx.run_id), what=f"namespace {ns}")
-        except ApiError as err:
-            if err.status != 409:
-                raise
-            ctx.namespace = None  # not ours: cleanup must leave it alone
-            result = (
-                {},
-                [
-                    Finding(
-                        Status.FAIL,
-                        "cluster",
-                        f"namespace {ns} already exists; doctor only uses a namespace it creates",
-                        "cluster",
-                        hint="pick another --namespace, or delete the old one",
-                    )
-                ],
-            )
-            ctx.shared[KEY] = result
-            return result
-        client.request(
-            "POST",
-            f"/apis/apps/v1/namespaces/{ns}/daemonsets",
-            body=P.daemonset_manifest(ns, ctx.opts.image, ctx.run_id),
-            what="daemonset kgctl-py-doctor-ping",
+    try:
+        ctx.session.client.request(
+            "POST", R.DAEMONSETS.path(ns), body=P.daemonset_manifest(ns, ctx.opts.image, ctx.run_id), what="daemonset kgctl-py-doctor-ping"
         )
+    except ApiError as err:
+        if err.status != 409:  # already there: pod.ping's pods are still up
+            raise
     running, waiting = _wait_for_pods(ctx, ns)
     findings = [Finding(Status.SKIP, node, f"no running doctor pod: {why}") for node, why in sorted(waiting.items())]
     result = (running, findings)

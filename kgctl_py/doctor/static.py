@@ -18,6 +18,7 @@ from kgctl_py.mesh.cluster import Cluster, KgctlError, Options, topology_for_gra
 from kgctl_py.mesh.endpoint import parse_endpoint
 from kgctl_py.mesh.ipnet import IPNet, is_public, normalize_ip, parse_ip, parse_network
 from kgctl_py.mesh.key import key_str, parse_key
+from kgctl_py.mesh.membership import age_text
 from kgctl_py.mesh.model import DEFAULT_SUBNET, READY_WINDOW_SECONDS, Granularity, Node
 from kgctl_py.mesh.topology import LEADER_ANNOTATED, Topology
 
@@ -106,17 +107,6 @@ def build_input(
 def _annotations(obj: dict[str, Any]) -> dict[str, Any]:
     notes = (obj.get("metadata") or {}).get("annotations")
     return notes if isinstance(notes, dict) else {}
-
-
-def age_text(seconds: int) -> str:
-    seconds = abs(seconds)
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    if seconds < 86400:
-        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-    return f"{seconds // 86400}d{seconds % 86400 // 3600}h"
 
 
 def _ip_text(endpoint: Any) -> str | None:

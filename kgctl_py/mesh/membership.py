@@ -15,7 +15,8 @@ from kgctl_py.mesh.key import ZERO_KEY
 from kgctl_py.mesh.model import READY_WINDOW_SECONDS, Node, Peer
 
 
-def _age(seconds: int) -> str:
+def age_text(seconds: int) -> str:
+    """An age as doctor and status print it: 45s, 3m05s, 2h07m, 3d4h."""
     seconds = abs(seconds)
     if seconds < 60:
         return f"{seconds}s"
@@ -44,7 +45,7 @@ def _node_reasons(node: Node, now: int) -> list[str]:
     if node.last_seen == 0:
         out.append("no last-seen: Kilo never checked in")
     elif now - node.last_seen >= READY_WINDOW_SECONDS:
-        out.append(f"stale last-seen: {_age(now - node.last_seen)} ago (limit {READY_WINDOW_SECONDS}s)")
+        out.append(f"stale last-seen: {age_text(now - node.last_seen)} ago (limit {READY_WINDOW_SECONDS}s)")
     return out
 
 

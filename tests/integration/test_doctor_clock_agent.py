@@ -107,7 +107,7 @@ def test_agent_live_and_from_the_snapshot_it_writes(tmp_path):
     _, offline = _doctor("--snapshot", str(tmp_path / "snap.yaml"), "--check", "kilo.agent")
     assert [(f["status"], f["detail"]) for f in _findings(offline, "kilo.agent")] == details
     (skip,) = _findings(denied, "kilo.agent")
-    assert skip["status"] == "skip" and "kubectl auth can-i list daemonsets.apps -n kube-system" in skip["detail"]
+    assert skip["status"] == "skip" and "kubectl auth can-i get daemonsets.apps -n kube-system" in skip["detail"]
     assert res_denied.code == 0
 
 

@@ -69,7 +69,7 @@ def test_healthy_cluster_passes_live_checks_and_cleans_up():
         # Execs went where they should: ip_forward and wg in Kilo's pods, pings in ours.
         cmds = ds.commands
         # One exec per source pod, each pinging the three others at once.
-        scripts = [c for _, c in cmds if c[:2] == ["sh", "-c"]]
+        scripts = [c for _, c in cmds if c[:2] == ["sh", "-c"] and c[3:4] == ["kgctl-ping"]]
         assert len(scripts) == 4 and all(len(c[4:]) == 3 for c in scripts)
         assert ping["data"]["plan"] == "full" and ping["data"]["execs"] == 4 and ping["data"]["probes"] == 12
         assert sum(1 for _, c in cmds if c == ["cat", "/proc/sys/net/ipv4/ip_forward"]) == 4
