@@ -126,7 +126,8 @@ FAULTS = [
         "stale-last-seen",
         lambda lab: lab.fault_stale_last_seen("hw1", age=3600),
         frozenset({"hw1"}),
-        {"kilo.last-seen": ("fail", {"hw1.k3s"}), "pod.ping": ("fail", set())},
+        # A stale node is also left out of the mesh: kilo.hidden names it with that reason.
+        {"kilo.last-seen": ("fail", {"hw1.k3s"}), "kilo.hidden": ("fail", {"hw1.k3s"}), "pod.ping": ("fail", set())},
         cut=pairs_with("hw1"),
         resync=True,
         allow=dict(CUT_PROBE),
@@ -242,7 +243,7 @@ def test_healthy_lab_passes_every_check(clean_lab: Lab) -> None:
     lab = clean_lab
     code, report = doctor(lab)
     by_id = checks(report)
-    assert set(by_id) == {c.id for c in CHECKS}
+    assert set(by_id) == {c.id for c in CHECKS if not c.pre_only}
     assert {i: c["status"] for i, c in by_id.items() if c["status"] == "fail"} == {}
     assert code == 0
     assert report["summary"]["fail"] == 0
