@@ -193,7 +193,6 @@ def fetch(client: Api, want: Want = DOCTOR, warn: Callable[[str], None] | None =
     date = getattr(client, "server_date", None)
     objects = ClusterObjects(nodes, peers, pods, crd, 0, server, pods_listed, daemonsets, daemonset_listed, date if isinstance(date, str) else None)
     objects.daemonsets_error = daemonsets_error
-    objects.server_now = objects.server_time()
     objects.local_now = int(time.time())
     return objects
 

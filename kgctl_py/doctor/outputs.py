@@ -13,9 +13,8 @@ from kgctl_py.errors import CliError, ExitCode
 def check_writable(path: str) -> str:
     """The real path a report will be written to; refuses before a long run rather than after it.
 
-    The same rules as every other output file (``kgctl_py.outfile``): a regular
-    file, a new path, a FIFO or a character device; never a directory or other
-    special file, and the directory must exist.
+    A report is a file to attach to a ticket: only a regular file or a new path
+    in an existing directory (a FIFO would block the run at its very end).
     """
     target = os.path.realpath(path)
     try:
@@ -24,8 +23,8 @@ def check_writable(path: str) -> str:
         st = None
     except OSError as err:
         raise CliError(f"cannot write {path}: {err.strerror}", ExitCode.USAGE) from None
-    if st is not None and not (stat.S_ISREG(st.st_mode) or stat.S_ISFIFO(st.st_mode) or stat.S_ISCHR(st.st_mode)):
-        raise CliError(f"cannot write {path}: it is a directory or special file", ExitCode.USAGE)
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        raise CliError(f"cannot write {path}: not a regular file (doctor writes reports only to regular files)", ExitCode.USAGE)
     directory = os.path.dirname(target) or "."
     if not os.path.isdir(directory):
         raise CliError(f"cannot write {path}: directory {os.path.dirname(path) or '.'} does not exist", ExitCode.USAGE)
@@ -33,9 +32,10 @@ def check_writable(path: str) -> str:
 
 
 def write_file(path: str, text: str) -> None:
-    """Write a report by the project's output-file rules (``kgctl_py.outfile``)."""
+    """Write a report atomically by the project's output-file rules (``kgctl_py.outfile``)."""
     from kgctl_py.outfile import write_output
 
+    check_writable(path)
     write_output(path, text.encode("utf-8"), "report")
 
 

@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -21,7 +22,7 @@ from kubeapi.testing import wait_until
 
 from kgctl_py.doctor import report_html
 from kgctl_py.doctor.model import Check, CheckResult, Finding, Severity, Status
-from kgctl_py.doctor.outputs import write_file
+from kgctl_py.doctor.outputs import check_writable, write_file
 from kgctl_py.doctor.watch import changes, state
 from kgctl_py.errors import CliError
 
@@ -173,10 +174,14 @@ def test_write_file_is_atomic_and_refuses_special_files(tmp_path: Path) -> None:
     link.symlink_to(real)
     write_file(str(link), "new")
     assert link.is_symlink() and real.read_text() == "new"  # followed, not replaced
+    # A report is a file for a ticket: a FIFO (which would block the run) is refused, never replaced.
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
     with pytest.raises(CliError, match="not a regular file"):
         write_file(str(fifo), "x")
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    with pytest.raises(CliError, match="not a regular file"):
+        check_writable(str(tmp_path))
     with pytest.raises(CliError, match="does not exist"):
         write_file(str(tmp_path / "missing" / "r.html"), "x")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo", "link.html", "real.html"]  # no temporary left

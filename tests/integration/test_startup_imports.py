@@ -13,13 +13,13 @@ from kubeapi import KubeAPIServer
 
 BLOG = pathlib.Path(__file__).resolve().parents[1] / "compat" / "cases" / "a-blog-6node"
 # Each costs 1-30 ms of CPU per run; none is needed by these commands.
-NOT_IMPORTED = ("yaml", "http.client", "email", "tempfile", "subprocess", "encodings.idna", "kubernetes", "kgctl_py.doctor", "kgctl_py.connect")
+NOT_IMPORTED = ("yaml", "http.client", "email", "tempfile", "subprocess", "encodings.idna", "kubernetes", "kgctl_py.doctor", "kgctl_py.connect.plan", "kgctl_py.connect.system", "kgctl_py.connect.agent")
 
 _PROBE = """
 import json, sys
 from kgctl_py.cli import main
 try:
-    main(sys.argv[2:])
+    code = main(sys.argv[2:])
 except SystemExit as exit_:
     code = exit_.code
 with open(sys.argv[1], "w") as f:

@@ -46,11 +46,12 @@ def test_up_down_leaves_nothing_behind(host_before: HostSnapshot, record_propert
         record_property("up_seconds", round(lab.up_seconds, 2))
         print(f"\nlab up in {lab.up_seconds:.2f}s")
         ours = [n for n in netns.list_ns() if n.startswith(lab.prefix + "-")]
-        # internet + 6 nodes + 6 pods + the laptop
-        assert len(ours) == 1 + len(lab.nodes) + len(lab.pods) + 1
-        # every node's kilo0 and the laptop's wg0, all running
-        assert len(lab_pids(lab)) == len(lab.nodes) + 1
-        assert set(lab_pids(lab)) <= wireguard_go_pids()
+        # internet + 6 nodes + 6 pods + the laptop + CoreDNS's pod
+        assert lab.dns is not None
+        assert len(ours) == 1 + len(lab.nodes) + len(lab.pods) + 1 + 1
+        # every node's kilo0 and the laptop's wg0, all running, and CoreDNS's dnsmasq
+        assert len(lab_pids(lab)) == len(lab.nodes) + 1 + 1
+        assert len(set(lab_pids(lab)) & wireguard_go_pids()) == len(lab.nodes) + 1
         assert lab.api is not None and os.path.isdir(lab.api.workdir)
         # Nothing of the lab shows on the host itself, even while it is up.
         assert snapshot() == host_before
@@ -89,7 +90,7 @@ def test_nothing_left_after_a_failing_test(host_before: HostSnapshot, tmp_path: 
     assert proc.returncode == 1, out
     assert "deliberate failure" in out and "1 failed" in out
     run = json.loads(record.read_text())
-    assert len(run["pids"]) == 7 and run["paths"]
+    assert len(run["pids"]) == 8 and run["paths"]  # 7 wireguard-go and CoreDNS's dnsmasq
     assert leftovers(run["run_id"], run["pids"], run["paths"]) == []
     assert snapshot() == host_before
 
@@ -99,7 +100,7 @@ def test_with_block_cleans_up_on_error(host_before: HostSnapshot) -> None:
     with pytest.raises(RuntimeError, match="boom"), lab:
         assert lab.nodes["ty1.k3s"].leader
         raise RuntimeError("boom")
-    assert len(lab_pids(lab)) == 7
+    assert len(lab_pids(lab)) == 8  # 7 wireguard-go and CoreDNS's dnsmasq
     assert leftovers(lab.run_id, lab_pids(lab), lab.state.paths) == []
     assert snapshot() == host_before
 
