@@ -13,7 +13,19 @@ from kubeapi import KubeAPIServer
 
 BLOG = pathlib.Path(__file__).resolve().parents[1] / "compat" / "cases" / "a-blog-6node"
 # Each costs 1-30 ms of CPU per run; none is needed by these commands.
-NOT_IMPORTED = ("yaml", "http.client", "email", "tempfile", "subprocess", "encodings.idna", "kubernetes", "kgctl_py.doctor", "kgctl_py.connect.plan", "kgctl_py.connect.system", "kgctl_py.connect.agent")
+NOT_IMPORTED = (
+    "yaml",
+    "http.client",
+    "email",
+    "tempfile",
+    "subprocess",
+    "encodings.idna",
+    "kubernetes",
+    "kgctl_py.doctor",
+    "kgctl_py.connect.plan",
+    "kgctl_py.connect.system",
+    "kgctl_py.connect.agent",
+)
 
 _PROBE = """
 import json, sys
