@@ -790,7 +790,23 @@ class Lab:
             stop.set()
             thread.join(timeout=10)
             wg.wg(peer.ns, peer.wg_dir, "set", "wg0", "listen-port", str(wg.PORT), check=False)
-            netns.run(netns.in_ns(peer.ns, ["busybox", "ping", "-c", "1", "-W", "1", target]), check=False, timeout=5)
+            # Every leader must learn the restored endpoint now, not at the next keepalive,
+            # or the next test's doctor sees it move back and reports churn that is over.
+            leaders = [n for n in self.nodes.values() if n.leader and n.pods]
+            deadline = time.monotonic() + 30
+            while True:
+                for leader in leaders:
+                    netns.run(netns.in_ns(peer.ns, ["busybox", "ping", "-c", "1", "-W", "1", leader.pods[0].ip]), check=False, timeout=5)
+                seen = [wg.wg(n.ns, n.wg_dir, "show", "kilo0", "endpoints", check=False) for n in leaders]
+                settled = all(
+                    line.split()[1].endswith(f":{wg.PORT}")
+                    for text in seen
+                    for line in text.splitlines()
+                    if line.startswith(peer.public_key) and len(line.split()) > 1
+                )
+                if settled or time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)
 
         return self._record(f"peer {peer_name}'s endpoint changes every {period:g}s (seen by {leader_name})", undo)
 
