@@ -771,6 +771,9 @@ class Lab:
         assert peer.ns, f"peer {peer_name} does not run in the lab"
         target = self.node(leader_name).pods[0].ip
         stop = threading.Event()
+        # Held around each port change, so once undo() holds it and sets stop no
+        # late change (a slow `wg set` under load) can land after the port is restored.
+        moving = threading.Lock()
 
         def churn() -> None:
             n = 0
@@ -778,7 +781,10 @@ class Lab:
                 n += 1
                 port = 40000 + n % 2000
                 try:
-                    wg.wg(peer.ns, peer.wg_dir, "set", "wg0", "listen-port", str(port), check=False)
+                    with moving:
+                        if stop.is_set():
+                            return
+                        wg.wg(peer.ns, peer.wg_dir, "set", "wg0", "listen-port", str(port), check=False)
                     netns.run(netns.in_ns(peer.ns, ["busybox", "ping", "-c", "1", "-W", "1", target]), check=False, timeout=5)
                 except Exception:  # noqa: BLE001, S110 -- best effort; the next round tries again
                     pass
@@ -787,25 +793,31 @@ class Lab:
         thread.start()
 
         def undo() -> None:
-            stop.set()
-            thread.join(timeout=10)
-            wg.wg(peer.ns, peer.wg_dir, "set", "wg0", "listen-port", str(wg.PORT), check=False)
+            with moving:
+                stop.set()
+            thread.join()
+            deadline = time.monotonic() + 30
+            while wg.wg(peer.ns, peer.wg_dir, "show", "wg0", "listen-port", check=False).strip() != str(wg.PORT):
+                if time.monotonic() > deadline:
+                    raise LabError(f"peer {peer_name}: wg0 would not listen on {wg.PORT} again")
+                wg.wg(peer.ns, peer.wg_dir, "set", "wg0", "listen-port", str(wg.PORT), check=False)
             # Every leader must learn the restored endpoint now, not at the next keepalive,
             # or the next test's doctor sees it move back and reports churn that is over.
             leaders = [n for n in self.nodes.values() if n.leader and n.pods]
-            deadline = time.monotonic() + 30
             while True:
                 for leader in leaders:
                     netns.run(netns.in_ns(peer.ns, ["busybox", "ping", "-c", "1", "-W", "1", leader.pods[0].ip]), check=False, timeout=5)
                 seen = [wg.wg(n.ns, n.wg_dir, "show", "kilo0", "endpoints", check=False) for n in leaders]
-                settled = all(
-                    line.split()[1].endswith(f":{wg.PORT}")
+                stale = [
+                    line
                     for text in seen
                     for line in text.splitlines()
-                    if line.startswith(peer.public_key) and len(line.split()) > 1
-                )
-                if settled or time.monotonic() > deadline:
+                    if line.startswith(peer.public_key) and len(line.split()) > 1 and not line.split()[1].endswith(f":{wg.PORT}")
+                ]
+                if not stale:
                     break
+                if time.monotonic() > deadline:
+                    raise LabError(f"peer {peer_name}: leaders still see an old endpoint: {stale}")
                 time.sleep(0.5)
 
         return self._record(f"peer {peer_name}'s endpoint changes every {period:g}s (seen by {leader_name})", undo)
