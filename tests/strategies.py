@@ -17,6 +17,7 @@ see tests/fuzz/).
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import os
 from typing import Any
@@ -98,10 +99,12 @@ KEYS_BAD = [
 ]
 
 
+@functools.cache
 def garbage() -> st.SearchStrategy[str]:
     return st.one_of(st.sampled_from(GARBAGE_TEXT), st.text(max_size=12))
 
 
+@functools.cache
 def ipv4() -> st.SearchStrategy[str]:
     return st.one_of(
         st.sampled_from(["10.0.0.1", "10.1.2.3", "172.16.0.9", "192.168.1.1", "203.0.113.7", "198.51.100.9", "0.0.0.0", "255.255.255.255"]),
@@ -109,6 +112,7 @@ def ipv4() -> st.SearchStrategy[str]:
     )
 
 
+@functools.cache
 def ipv6() -> st.SearchStrategy[str]:
     return st.one_of(
         st.sampled_from(["fd00::1", "fd01::1", "2001:db8::1", "::", "::1", "::ffff:198.51.100.3", "fe80::1"]),
@@ -116,10 +120,12 @@ def ipv6() -> st.SearchStrategy[str]:
     )
 
 
+@functools.cache
 def ip() -> st.SearchStrategy[str]:
     return st.one_of(ipv4(), ipv6())
 
 
+@functools.cache
 def cidr() -> st.SearchStrategy[str]:
     """Valid, IPv6, huge (/0, /1) and broken CIDRs."""
     v4 = st.tuples(ipv4(), st.integers(0, 32)).map(lambda t: f"{t[0]}/{t[1]}")
@@ -146,16 +152,19 @@ def cidr() -> st.SearchStrategy[str]:
     return st.one_of(v4, v6, broken, garbage())
 
 
+@functools.cache
 def endpoint() -> st.SearchStrategy[str]:
     port = st.one_of(st.just(51820), st.integers(-5, 70000))
     host = st.one_of(ipv4(), ipv6().map(lambda h: f"[{h}]"), ipv6(), st.sampled_from(["vpn.example.com", "Vpn.Example.com", "a..b", "x" * 260, "-bad"]))
     return st.one_of(st.tuples(host, port).map(lambda t: f"{t[0]}:{t[1]}"), garbage())
 
 
+@functools.cache
 def key() -> st.SearchStrategy[str]:
     return st.one_of(st.sampled_from(KEYS_OK), st.sampled_from(KEYS_BAD), garbage())
 
 
+@functools.cache
 def discovered_endpoints() -> st.SearchStrategy[str]:
     entry = st.one_of(
         st.none(),
@@ -170,6 +179,7 @@ def discovered_endpoints() -> st.SearchStrategy[str]:
     return st.one_of(table.map(lambda d: json.dumps(d, allow_nan=True)), bad_json, garbage())
 
 
+@functools.cache
 def keepalive_text() -> st.SearchStrategy[str]:
     return st.one_of(
         st.integers(-(1 << 70), 1 << 70).map(str),
@@ -178,11 +188,13 @@ def keepalive_text() -> st.SearchStrategy[str]:
     )
 
 
+@functools.cache
 def last_seen() -> st.SearchStrategy[str]:
     fresh = st.integers(NOW - 59, NOW + 5).map(str)
     return st.one_of(fresh, fresh, st.integers(-(1 << 64), 1 << 64).map(str), garbage())
 
 
+@functools.cache
 def name() -> st.SearchStrategy[str]:
     """Node and peer names: mostly plain, some unicode or odd (kubectl would refuse them; a snapshot need not)."""
     return st.one_of(
@@ -192,6 +204,7 @@ def name() -> st.SearchStrategy[str]:
     )
 
 
+@functools.cache
 def maybe(value: st.SearchStrategy[Any], p_missing: int = 3) -> st.SearchStrategy[Any]:
     """``value``, or now and then a marker meaning "leave the key out"."""
     return st.one_of(value, st.just(_MISSING)) if p_missing else value
@@ -204,6 +217,7 @@ def _drop_missing(d: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in d.items() if v is not _MISSING}
 
 
+@functools.cache
 def not_a_string() -> st.SearchStrategy[Any]:
     return st.one_of(
         st.none(), st.integers(), st.booleans(), st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=2), st.integers(), max_size=2)
@@ -213,9 +227,14 @@ def not_a_string() -> st.SearchStrategy[Any]:
 # --- objects --------------------------------------------------------------------
 
 
-@st.composite
-def node_annotations(draw: st.DrawFn) -> dict[str, Any]:
-    values = {
+# Hypothesis validates a strategy the first time it draws from it, which costs far
+# more than the draw: the parts are built once (functools.cache) and reused, so a
+# composite's draws cost only the drawing.
+
+
+@functools.cache
+def _node_annotation_values() -> dict[str, st.SearchStrategy[Any]]:
+    return {
         ann.ENDPOINT: maybe(endpoint()),
         ann.FORCE_ENDPOINT: maybe(endpoint(), 1),
         ann.INTERNAL_IP: maybe(cidr()),
@@ -234,45 +253,66 @@ def node_annotations(draw: st.DrawFn) -> dict[str, Any]:
         ann.CNI_COMPATIBILITY_IP: maybe(cidr()),
         ann.K3S_NODE_ARGS: maybe(garbage()),
     }
-    out = {k: draw(v) for k, v in values.items()}
+
+
+@functools.cache
+def _retyped_annotations() -> st.SearchStrategy[list[str]]:
+    return st.lists(st.sampled_from(sorted(_node_annotation_values())), max_size=2)
+
+
+@st.composite
+def _node_annotations(draw: st.DrawFn) -> dict[str, Any]:
+    out = {k: draw(v) for k, v in _node_annotation_values().items()}
     # A value that is not a string at all (YAML turns `last-seen: 123` into an int).
-    for k in draw(st.lists(st.sampled_from(sorted(values)), max_size=2)):
+    for k in draw(_retyped_annotations()):
         out[k] = draw(not_a_string())
     return _drop_missing(out)
 
 
+node_annotations = functools.cache(_node_annotations)
+
+
+@functools.cache
+def _node_parts() -> dict[str, st.SearchStrategy[Any]]:
+    return {
+        "shape": st.integers(0, 19),
+        "not an object": st.one_of(st.none(), st.integers(), st.text(max_size=3), st.lists(st.integers(), max_size=2)),
+        "annotations": st.one_of(node_annotations(), node_annotations(), node_annotations(), not_a_string(), st.just(_MISSING)),
+        "labels": st.one_of(
+            st.dictionaries(
+                st.sampled_from(["topology.kubernetes.io/region", "topology.kubernetes.io/zone", "kubernetes.io/hostname"]),
+                st.one_of(st.sampled_from(["eu", "us", ""]), garbage(), not_a_string()),
+                max_size=3,
+            ),
+            not_a_string(),
+            st.just(_MISSING),
+        ),
+        # the node's own name three times in six, else a wrong type or nothing
+        "name": st.integers(0, 5),
+        "podCIDR": st.one_of(cidr(), cidr(), not_a_string(), st.just(_MISSING)),
+        "podCIDRs": st.one_of(st.lists(cidr(), max_size=2), st.just(_MISSING)),
+    }
+
+
 @st.composite
-def hostile_node(draw: st.DrawFn, names: st.SearchStrategy[str] | None = None) -> Any:
+def _hostile_node(draw: st.DrawFn, names: st.SearchStrategy[str] | None = None) -> Any:
     """A v1 Node as the API (or a snapshot) might give it, often broken."""
-    shape = draw(st.integers(0, 19))
+    part = _node_parts()
+    shape = draw(part["shape"])
     if shape == 0:
-        return draw(st.one_of(st.none(), st.integers(), st.text(max_size=3), st.lists(st.integers(), max_size=2)))
+        return draw(part["not an object"])
     node_name = draw(names if names is not None else name())
+    pick = draw(part["name"])
     metadata: Any = _drop_missing(
         {
-            "name": draw(st.one_of(st.just(node_name), st.just(node_name), st.just(node_name), not_a_string(), st.just(_MISSING))),
-            "annotations": draw(st.one_of(node_annotations(), node_annotations(), node_annotations(), not_a_string(), st.just(_MISSING))),
-            "labels": draw(
-                st.one_of(
-                    st.dictionaries(
-                        st.sampled_from(["topology.kubernetes.io/region", "topology.kubernetes.io/zone", "kubernetes.io/hostname"]),
-                        st.one_of(st.sampled_from(["eu", "us", ""]), garbage(), not_a_string()),
-                        max_size=3,
-                    ),
-                    not_a_string(),
-                    st.just(_MISSING),
-                )
-            ),
+            "name": node_name if pick < 3 else draw(not_a_string()) if pick < 5 else _MISSING,
+            "annotations": draw(part["annotations"]),
+            "labels": draw(part["labels"]),
         }
     )
     if shape == 1:
         metadata = draw(not_a_string())
-    spec: Any = _drop_missing(
-        {
-            "podCIDR": draw(st.one_of(cidr(), cidr(), not_a_string(), st.just(_MISSING))),
-            "podCIDRs": draw(st.one_of(st.lists(cidr(), max_size=2), st.just(_MISSING))),
-        }
-    )
+    spec: Any = _drop_missing({"podCIDR": draw(part["podCIDR"]), "podCIDRs": draw(part["podCIDRs"])})
     if shape == 2:
         spec = draw(not_a_string())
     obj = _drop_missing(
@@ -286,56 +326,72 @@ def hostile_node(draw: st.DrawFn, names: st.SearchStrategy[str] | None = None) -
     return obj
 
 
-@st.composite
-def peer_spec(draw: st.DrawFn) -> Any:
-    port = st.one_of(st.just(51820), st.integers(-5, 70000), st.integers(-(1 << 70), 1 << 70), not_a_string(), st.floats(allow_nan=False))
-    dns_or_ip = _drop_missing(
-        {
-            "ip": draw(st.one_of(ip(), garbage(), not_a_string(), st.just(_MISSING))),
-            "dns": draw(
-                st.one_of(
-                    st.sampled_from(["vpn.example.com", "VPN.example.com", "a..b", "x" * 260]), garbage(), not_a_string(), st.just(_MISSING), st.just(_MISSING)
-                )
-            ),
-        }
-    )
-    endpoint_obj = st.one_of(
-        st.builds(
-            lambda d, p: _drop_missing({"dnsOrIP": d, "port": p}),
-            st.one_of(st.just(dns_or_ip), not_a_string(), st.just(_MISSING)),
-            st.one_of(port, st.just(_MISSING)),
+hostile_node = functools.cache(_hostile_node)
+
+
+@functools.cache
+def _peer_parts() -> dict[str, st.SearchStrategy[Any]]:
+    return {
+        "port": st.one_of(st.just(51820), st.integers(-5, 70000), st.integers(-(1 << 70), 1 << 70), not_a_string(), st.floats(allow_nan=False)),
+        "ip": st.one_of(ip(), garbage(), not_a_string(), st.just(_MISSING)),
+        "dns": st.one_of(
+            st.sampled_from(["vpn.example.com", "VPN.example.com", "a..b", "x" * 260]), garbage(), not_a_string(), st.just(_MISSING), st.just(_MISSING)
         ),
-        not_a_string(),
-    )
+        # endpoint: 0 an object, 1 not one, 2 left out; its dnsOrIP: 0 the drawn one, 1 a wrong type, 2 left out
+        "endpoint": st.integers(0, 2),
+        "dnsOrIP": st.integers(0, 2),
+        "port or missing": st.integers(0, 1),
+        "allowedIPs": st.one_of(st.lists(cidr(), max_size=4), st.lists(st.one_of(cidr(), not_a_string()), max_size=3), not_a_string(), st.just(_MISSING)),
+        "persistentKeepalive": st.one_of(
+            st.integers(-(1 << 70), 1 << 70),
+            st.sampled_from([0, 10, -1, 2**63 - 1, 2**63, 2**64]),
+            not_a_string(),
+            st.floats(allow_nan=False),
+            st.just(_MISSING),
+        ),
+        "presharedKey": st.one_of(key(), not_a_string(), st.just(_MISSING)),
+        "publicKey": st.one_of(st.sampled_from(KEYS_OK), key(), not_a_string(), st.just(_MISSING)),
+        "shape": st.integers(0, 19),
+        "not an object": st.one_of(st.none(), st.integers(), st.text(max_size=3)),
+        "bad metadata": st.one_of(not_a_string(), st.just({})),
+    }
+
+
+@st.composite
+def _peer_spec(draw: st.DrawFn) -> Any:
+    part = _peer_parts()
+    dns_or_ip = _drop_missing({"ip": draw(part["ip"]), "dns": draw(part["dns"])})
+    endpoint_obj: Any = _MISSING
+    form = draw(part["endpoint"])
+    if form == 0:
+        which = draw(part["dnsOrIP"])
+        d = dns_or_ip if which == 0 else draw(not_a_string()) if which == 1 else _MISSING
+        endpoint_obj = _drop_missing({"dnsOrIP": d, "port": draw(part["port"]) if draw(part["port or missing"]) == 0 else _MISSING})
+    elif form == 1:
+        endpoint_obj = draw(not_a_string())
     return _drop_missing(
         {
-            "allowedIPs": draw(
-                st.one_of(st.lists(cidr(), max_size=4), st.lists(st.one_of(cidr(), not_a_string()), max_size=3), not_a_string(), st.just(_MISSING))
-            ),
-            "endpoint": draw(st.one_of(endpoint_obj, st.just(_MISSING))),
-            "persistentKeepalive": draw(
-                st.one_of(
-                    st.integers(-(1 << 70), 1 << 70),
-                    st.sampled_from([0, 10, -1, 2**63 - 1, 2**63, 2**64]),
-                    not_a_string(),
-                    st.floats(allow_nan=False),
-                    st.just(_MISSING),
-                )
-            ),
-            "presharedKey": draw(st.one_of(key(), not_a_string(), st.just(_MISSING))),
-            "publicKey": draw(st.one_of(st.sampled_from(KEYS_OK), key(), not_a_string(), st.just(_MISSING))),
+            "allowedIPs": draw(part["allowedIPs"]),
+            "endpoint": endpoint_obj,
+            "persistentKeepalive": draw(part["persistentKeepalive"]),
+            "presharedKey": draw(part["presharedKey"]),
+            "publicKey": draw(part["publicKey"]),
         }
     )
 
 
+peer_spec = functools.cache(_peer_spec)
+
+
 @st.composite
-def hostile_peer(draw: st.DrawFn, names: st.SearchStrategy[str] | None = None) -> Any:
+def _hostile_peer(draw: st.DrawFn, names: st.SearchStrategy[str] | None = None) -> Any:
     """A kilo.squat.ai/v1alpha1 Peer, often broken."""
-    shape = draw(st.integers(0, 19))
+    part = _peer_parts()
+    shape = draw(part["shape"])
     if shape == 0:
-        return draw(st.one_of(st.none(), st.integers(), st.text(max_size=3)))
+        return draw(part["not an object"])
     peer_name = draw(names if names is not None else name())
-    metadata: Any = {"name": peer_name} if shape != 1 else draw(st.one_of(not_a_string(), st.just({})))
+    metadata: Any = {"name": peer_name} if shape != 1 else draw(part["bad metadata"])
     spec: Any = draw(peer_spec()) if shape != 2 else draw(not_a_string())
     return _drop_missing(
         {
@@ -347,24 +403,39 @@ def hostile_peer(draw: st.DrawFn, names: st.SearchStrategy[str] | None = None) -
     )
 
 
+hostile_peer = functools.cache(_hostile_peer)
+
+
 # --- sane objects, for clusters that are mostly right ------------------------------
+
+_INDEX = st.integers(0, 250)
+_BOOL = st.booleans()
+_SANE = {
+    "prefix": st.sampled_from(["10.0.0", "203.0.113", "192.168.1"]),
+    "age": st.integers(0, 59),
+    "location": st.sampled_from(["aws", "gcp", "home"]),
+    "granularity": st.sampled_from(["location", "full"]),
+    "keepalive text": st.sampled_from(["0", "10", "25"]),
+    "keepalive": st.sampled_from([0, 10, 25]),
+    "region": st.sampled_from(["eu", "us"]),
+}
 
 
 @st.composite
 def sane_node(draw: st.DrawFn, index: int | None = None) -> dict[str, Any]:
     """A ready node; ``index`` picks its name, pod CIDR and key."""
-    i = draw(st.integers(0, 250)) if index is None else index
+    i = draw(_INDEX) if index is None else index
     annotations = {
-        ann.ENDPOINT: f"{draw(st.sampled_from(['10.0.0', '203.0.113', '192.168.1']))}.{i % 250 + 1}:51820",
+        ann.ENDPOINT: f"{draw(_SANE['prefix'])}.{i % 250 + 1}:51820",
         ann.INTERNAL_IP: f"10.1.{i % 250}.{i % 250 + 1}/16",
         ann.KEY: KEYS_OK[i % len(KEYS_OK)],
-        ann.LAST_SEEN: str(NOW - draw(st.integers(0, 59))),
-        ann.LOCATION: draw(st.sampled_from(["aws", "gcp", "home"])),
-        ann.GRANULARITY: draw(st.sampled_from(["location", "full"])),
+        ann.LAST_SEEN: str(NOW - draw(_SANE["age"])),
+        ann.LOCATION: draw(_SANE["location"]),
+        ann.GRANULARITY: draw(_SANE["granularity"]),
         ann.WIREGUARD_IP: "10.4.0.1/16",
-        ann.PERSISTENT_KEEPALIVE: draw(st.sampled_from(["0", "10", "25"])),
+        ann.PERSISTENT_KEEPALIVE: draw(_SANE["keepalive text"]),
     }
-    if draw(st.booleans()):
+    if draw(_BOOL):
         annotations[ann.LEADER] = ""
     return {
         "apiVersion": "v1",
@@ -376,12 +447,12 @@ def sane_node(draw: st.DrawFn, index: int | None = None) -> dict[str, Any]:
 
 @st.composite
 def sane_peer(draw: st.DrawFn, index: int | None = None) -> dict[str, Any]:
-    i = draw(st.integers(0, 250)) if index is None else index
+    i = draw(_INDEX) if index is None else index
     spec: dict[str, Any] = {"allowedIPs": [f"10.5.{i % 250}.1/32"], "publicKey": KEYS_OK[i % len(KEYS_OK)]}
-    if draw(st.booleans()):
+    if draw(_BOOL):
         spec["endpoint"] = {"dnsOrIP": {"ip": f"198.51.100.{i % 250 + 1}"}, "port": 51820}
-    if draw(st.booleans()):
-        spec["persistentKeepalive"] = draw(st.sampled_from([0, 10, 25]))
+    if draw(_BOOL):
+        spec["persistentKeepalive"] = draw(_SANE["keepalive"])
     return {"apiVersion": "kilo.squat.ai/v1alpha1", "kind": "Peer", "metadata": {"name": f"peer-{i}"}, "spec": spec}
 
 
@@ -403,6 +474,7 @@ def peer_lists(max_size: int = 5) -> st.SearchStrategy[list[Any]]:
 # conditions, an item of a list, a key deep inside) for a value of another type.
 
 
+@functools.cache
 def wrong_type() -> st.SearchStrategy[Any]:
     return st.one_of(
         not_a_string(),
@@ -446,7 +518,7 @@ def full_node(draw: st.DrawFn, index: int | None = None) -> dict[str, Any]:
     """A sane node with the rest of a real Node around it: labels, taints, status."""
     node = draw(sane_node(index))
     name_ = node["metadata"]["name"]
-    node["metadata"]["labels"] = {"kubernetes.io/hostname": name_, "topology.kubernetes.io/region": draw(st.sampled_from(["eu", "us"]))}
+    node["metadata"]["labels"] = {"kubernetes.io/hostname": name_, "topology.kubernetes.io/region": draw(_SANE["region"])}
     node["metadata"]["annotations"][ann.K3S_NODE_ARGS] = json.dumps(["server", "--tls-san", "203.0.113.1", "--flannel-backend", "none"])
     node["spec"]["podCIDRs"] = [node["spec"]["podCIDR"]]
     node["spec"]["taints"] = [{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}]
@@ -460,7 +532,7 @@ def full_node(draw: st.DrawFn, index: int | None = None) -> dict[str, Any]:
 
 @st.composite
 def kilo_pod(draw: st.DrawFn, index: int | None = None) -> dict[str, Any]:
-    i = draw(st.integers(0, 250)) if index is None else index
+    i = draw(_INDEX) if index is None else index
     return {
         "apiVersion": "v1",
         "kind": "Pod",
