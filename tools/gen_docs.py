@@ -33,9 +33,11 @@ sys.path.insert(0, str(ROOT))
 import click  # noqa: E402
 
 from kgctl_py import KGCTL_COMPAT_VERSION, __version__  # noqa: E402
-from kgctl_py.cli import app as _app  # noqa: E402,F401  (registers every command)
+from kgctl_py.cli import app as _app  # noqa: E402
 from kgctl_py.cli import cli  # noqa: E402
 from kgctl_py.cli.completion_cmd import PROG, command_paths, completion_script  # noqa: E402
+
+_app.load_all()  # the docs walk the whole tree
 
 REGENERATE = "python3 tools/gen_docs.py"
 # `--help` is formatted to the terminal; the reference is what an 80-column terminal shows.

@@ -22,6 +22,8 @@ from kgctl_py.kube import valid_timeout
 
 GRANULARITIES = ("location", "full", "auto")
 DEFAULT_TIMEOUT = 30.0
+# click's variable for a shell asking for completions (_PROG_COMPLETE)
+COMPLETE_VAR = "_KGCTL_PY_COMPLETE"
 # 9999-12-31T23:59:59Z: beyond it a --now is a typo, not a time.
 MAX_NOW = 253402300799
 
@@ -163,7 +165,26 @@ def split_csv(value: str, flag: str = "--allowed-ips") -> list[str]:
         raise CliError(f'invalid argument {value!r} for "{flag}" flag', ExitCode.USAGE) from None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class CommandTree(click.Group):
+    """The root group: its subcommands (``kgctl_py.cli.app.COMMANDS``) are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        from kgctl_py.cli.app import COMMANDS
+
+        return sorted(set(COMMANDS) | set(self.commands))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        from kgctl_py.cli.app import COMMANDS
+
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            import importlib
+
+            module, _, attr = COMMANDS[cmd_name].partition(":")
+            self.add_command(getattr(importlib.import_module(module), attr), cmd_name)
+        return self.commands.get(cmd_name)
+
+
+@click.group(cls=CommandTree, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", message=f"kgctl-py %(version)s (compatible with kgctl {KGCTL_COMPAT_VERSION})")
 @global_options
 def cli() -> None:
@@ -172,9 +193,9 @@ def cli() -> None:
 
 def main(argv: list[str] | None = None, prog_name: str = "kgctl-py", env: Environment | None = None) -> int:
     """Entry point: every failure ends as one line on stderr and an exit code, which is returned."""
-    from kgctl_py.cli import app  # noqa: F401  (registers the commands)
-
     env = env or Environment.detect()
+    if COMPLETE_VAR in os.environ:  # a shell at TAB: answer with our completion classes, not click's
+        from kgctl_py.cli import completion_cmd  # noqa: F401
     # SIGTERM ends a run like Ctrl-C: one line and exit 130, never a traceback.
     # doctor and connect install their own handlers to clean up first.
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:

@@ -1,14 +1,33 @@
-"""The command tree: every command is registered here, in one place."""
+"""The command tree: every command is registered here, in one place.
+
+A command's module is imported when that command runs, or when help, completion
+or the docs list the tree: a ``graph`` run does not pay for doctor's imports.
+"""
 
 from __future__ import annotations
 
-from kgctl_py.cli import cli
-from kgctl_py.cli.commands import graph, showconf
-from kgctl_py.cli.completion_cmd import completion
-from kgctl_py.cli.connect_cmd import connect
-from kgctl_py.cli.doctor_cmd import doctor
-from kgctl_py.cli.snapshot_cmd import snapshot
-from kgctl_py.cli.status_cmd import status
+from collections.abc import Mapping
+from typing import Any
 
-for _command in (graph, showconf, status, connect, doctor, snapshot, completion):
-    cli.add_command(_command)
+import click
+
+from kgctl_py.cli import cli
+
+# name -> "module:attribute", in the order help lists them (name order, as click does)
+COMMANDS = {
+    "completion": "kgctl_py.cli.completion_cmd:completion",
+    "connect": "kgctl_py.cli.connect_cmd:connect",
+    "doctor": "kgctl_py.cli.doctor_cmd:doctor",
+    "graph": "kgctl_py.cli.commands:graph",
+    "showconf": "kgctl_py.cli.commands:showconf",
+    "snapshot": "kgctl_py.cli.snapshot_cmd:snapshot",
+    "status": "kgctl_py.cli.status_cmd:status",
+}
+
+
+def load_all() -> Mapping[str, click.Command]:
+    """Every command, imported: for the docs, completion scripts and tests that walk the tree."""
+    ctx: Any = None
+    for name in COMMANDS:
+        cli.get_command(ctx, name)
+    return cli.commands

@@ -100,15 +100,18 @@ def graph(ctx: click.Context, fmt: str, layout: str | None, style: str, detail: 
     validate_globals(s)
     cluster, now = load_cluster(s)
     try:
-        from kgctl_py import render
         from kgctl_py.mesh.cluster import graph as graph_text
         from kgctl_py.mesh.cluster import topology_for_graph
 
-        if fmt != "dot" and style == "picture":
-            data = render.render_picture(topology_for_graph(cluster, _options(s), now), fmt, detail, layout)
+        if fmt == "dot":
+            data = graph_text(cluster, _options(s), now).stdout.encode()
         else:
-            dot = graph_text(cluster, _options(s), now).stdout
-            data = dot.encode() if fmt == "dot" else render.render(dot, fmt, layout or "circo")
+            from kgctl_py import render
+
+            if style == "picture":
+                data = render.render_picture(topology_for_graph(cluster, _options(s), now), fmt, detail, layout)
+            else:
+                data = render.render(graph_text(cluster, _options(s), now).stdout, fmt, layout or "circo")
     except KgctlError as err:
         raise CliError(str(err)) from None
     if output_file in (None, "-"):

@@ -7,10 +7,9 @@ import click
 from click.shell_completion import BashComplete, CompletionItem, FishComplete, ShellComplete, ZshComplete, add_completion_class
 
 from kgctl_py import __version__
-from kgctl_py.cli import cli, environment, global_options
+from kgctl_py.cli import COMPLETE_VAR, cli, environment, global_options
 
 PROG = "kgctl-py"
-COMPLETE_VAR = "_KGCTL_PY_COMPLETE"
 SHELLS = ("bash", "zsh", "fish")
 
 # --- shell completion -----------------------------------------------------------------------
@@ -177,7 +176,9 @@ def command_paths(group: click.Command = cli, prefix: tuple[str, ...] = ()) -> l
 
 def completion_script(shell: str, prog_name: str = PROG) -> str:
     """The script for ``shell``, with a header naming the commands it completes."""
-    from kgctl_py.cli import app  # noqa: F401  (the header names every command)
+    from kgctl_py.cli import app
+
+    app.load_all()  # the header names every command
 
     cls = {"bash": _Bash, "zsh": _Zsh, "fish": _Fish}[shell]
     body = cls(cli, {}, prog_name, COMPLETE_VAR).source()

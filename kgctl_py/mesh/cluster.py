@@ -13,7 +13,6 @@ from typing import Any
 from kgctl_py.mesh import annotations as ann
 from kgctl_py.mesh.dot import render_dot
 from kgctl_py.mesh.ipnet import IPNet, parse_network
-from kgctl_py.mesh.manifest import peer_manifest, to_json, to_yaml
 from kgctl_py.mesh.model import (
     DEFAULT_PORT,
     DEFAULT_SUBNET,
@@ -144,6 +143,8 @@ def _with_extra_ips(peer: WireGuardPeer, extra: list[IPNet]) -> WireGuardPeer:
 def _render_as_peer(name: str, peer: WireGuardPeer, output: str) -> str:
     if output == "wireguard":
         return render_conf([peer])
+    from kgctl_py.mesh.manifest import peer_manifest, to_json, to_yaml  # only --as-peer -o yaml|json
+
     manifest = peer_manifest(name, peer)
     return to_json(manifest) if output == "json" else to_yaml(manifest)
 

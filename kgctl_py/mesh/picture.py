@@ -14,9 +14,7 @@ appear inside HTML-like labels, escaped by ``_html``.
 
 from __future__ import annotations
 
-import colorsys
 import math
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -43,6 +41,8 @@ PRIVATE_COLOUR = "#7f7f7f"
 
 def _html(text: str) -> str:
     """``text`` safe inside an HTML-like label: markup escaped, control characters made visible."""
+    import unicodedata  # only drawing needs it; graph's DOT path does not pay for it
+
     out = []
     for ch in text:
         if ch == "&":
@@ -76,6 +76,8 @@ def location_title(location: str) -> str:
 
 def location_colours(index: int) -> tuple[str, str]:
     """(fill, border) of the ``index``-th location: hues a golden angle apart stay distinct."""
+    import colorsys  # as unicodedata: imported when drawing
+
     hue = (index * 0.618033988749895) % 1.0
     fill = colorsys.hsv_to_rgb(hue, 0.13, 1.0)
     border = colorsys.hsv_to_rgb(hue, 0.75, 0.6)
