@@ -25,7 +25,6 @@ from kgctl_py.mesh.ipnet import IPNet
 from kgctl_py.mesh.key import key_str
 from kgctl_py.mesh.model import DEFAULT_TOPOLOGY_LABEL, Granularity
 
-PEERS = R.PEERS.path()
 _RANK = {"debug": 0, "info": 1, "warn": 2, "error": 3}
 _THRESHOLD = {"all": 0, "debug": 0, "info": 1, "warn": 2, "error": 3, "none": 99}
 CLEANUP_TIMEOUT = 10.0  # Kilo gives the Peer deletion this long
@@ -172,7 +171,7 @@ class Connector:
         assert self.public_key is not None
         body = peer_object(name, self.public_key, self.opts.allowed_ip, self.opts.persistent_keepalive)
         try:
-            self.client.request("POST", PEERS, body=body, what=what)
+            R.PEERS.create(self.client, body, what=what)
         except CliError as err:
             raise CliError(f"failed to create peer: {err.message}", err.code) from None
         self.peer_created = True
@@ -278,7 +277,7 @@ class Connector:
                 if saved is not None:
                     self.client.timeout = min(saved, CLEANUP_TIMEOUT)
                     self.client.close()  # the next connection takes the shorter timeout
-                self.client.request("DELETE", R.PEERS.item(o.name), what=f'peer "{o.name}"')
+                R.PEERS.delete(self.client, o.name, what=f'peer "{o.name}"')
                 self.peer_created = False
                 self.log.info("deleted peer", peer=o.name)
             except CliError as err:

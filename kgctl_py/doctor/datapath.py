@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from kgctl_py.doctor import podnet
 from kgctl_py.doctor.kube import ExecOutcome
 from kgctl_py.doctor.model import Finding, Status
+from kgctl_py.kube import resources as R
 
 if TYPE_CHECKING:
     from kgctl_py.doctor.live import LiveContext
@@ -70,7 +71,7 @@ def culprit(failed: list[str], passed: list[str], homes: list[str], what: str, n
 
 def _endpoint_nodes(ctx: LiveContext, namespace: str, selector: str) -> list[str]:
     try:
-        pods = ctx.session.client.list(f"/api/v1/namespaces/{namespace}/pods", {"labelSelector": selector}, what="pods")
+        pods = R.PODS.list(ctx.session.client, namespace, selector=selector)
     except Exception:  # noqa: BLE001 -- only a hint; the probe decides
         return []
     return sorted({n for p in pods if (n := (p.get("spec") or {}).get("nodeName"))})

@@ -15,11 +15,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from kgctl_py.kube import resources as R
 from kgctl_py.kube.client import Client
 from kgctl_py.kube.errors import ApiError
 from kgctl_py.kube.kubeconfig import ClusterAuth
-
-SSAR = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
 
 
 @dataclass
@@ -59,7 +58,7 @@ class Session:
             attrs["namespace"] = namespace
         body = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview", "spec": {"resourceAttributes": attrs}}
         try:
-            review = self.client.request("POST", SSAR, body=body, what="selfsubjectaccessreviews")
+            review = R.SELF_SUBJECT_ACCESS_REVIEWS.create(self.client, body, what="selfsubjectaccessreviews")
         except ApiError:
             return None
         return bool(((review or {}).get("status") or {}).get("allowed"))

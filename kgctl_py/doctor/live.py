@@ -325,10 +325,6 @@ def deferred_signals() -> Iterator[list[int]]:
         raise KeyboardInterrupt
 
 
-def _ns_path(name: str) -> str:
-    return R.NAMESPACES.item(name)
-
-
 # After Ctrl-C or SIGTERM, how long doctor waits for its namespace to go before it leaves.
 INTERRUPTED_CLEANUP_WAIT = 3.0
 
@@ -351,24 +347,22 @@ def cleanup(ctx: LiveContext, interrupted: bool | None = None) -> None:
         return
     with deferred_signals():
         try:
-            current = client.get(_ns_path(ns), what=f"namespace {ns}")
+            current = R.NAMESPACES.get(client, ns, what=f"namespace {ns}")
             labels = ((current or {}).get("metadata") or {}).get("labels") or {}
             if labels.get(P.RUN_LABEL) != ctx.run_id:
                 ctx.namespace = None  # not ours: never delete it
                 return
             try:
-                client.request(
-                    "DELETE", R.DAEMONSETS.item("kgctl-py-doctor-ping", ns), {"propagationPolicy": "Background"}, what="daemonset kgctl-py-doctor-ping"
-                )
+                R.DAEMONSETS.delete(client, "kgctl-py-doctor-ping", ns, params={"propagationPolicy": "Background"}, what="daemonset kgctl-py-doctor-ping")
             except ApiError as err:
                 if err.status != 404:
                     raise
-            client.request("DELETE", _ns_path(ns), {"propagationPolicy": "Background"}, what=f"namespace {ns}")
+            R.NAMESPACES.delete(client, ns, params={"propagationPolicy": "Background"}, what=f"namespace {ns}")
             wait = min(ctx.opts.timeout, INTERRUPTED_CLEANUP_WAIT) if interrupted else ctx.opts.timeout
             deadline = time.monotonic() + wait
             while time.monotonic() < deadline:
                 try:
-                    client.get(_ns_path(ns), what=f"namespace {ns}")
+                    R.NAMESPACES.get(client, ns, what=f"namespace {ns}")
                 except ApiError as err:
                     if err.status == 404:
                         ctx.namespace = None
@@ -416,7 +410,7 @@ def create_namespace(ctx: LiveContext, wants: list[tuple[str, str, str, str]]) -
         return ns, []
     try:
         ctx.namespace = ns
-        ctx.session.client.request("POST", R.NAMESPACES.path(), body=P.namespace_manifest(ns, ctx.run_id), what=f"namespace {ns}")
+        R.NAMESPACES.create(ctx.session.client, P.namespace_manifest(ns, ctx.run_id), what=f"namespace {ns}")
     except ApiError as err:
         if err.status == 409:
             ctx.namespace = None  # not ours: cleanup must not touch it
@@ -439,11 +433,11 @@ def pod_ping(ctx: LiveContext) -> tuple[list[Finding], dict[str, Any] | None]:
         ns, early = create_namespace(ctx, [("create", "apps", "daemonsets", ""), ("list", "", "pods", ""), ("create", "", "pods", "exec")])
         if early:
             return early, None
-        client.request("POST", R.DAEMONSETS.path(ns), body=P.daemonset_manifest(ns, ctx.opts.image, ctx.run_id), what="daemonset kgctl-py-doctor-ping")
+        R.DAEMONSETS.create(client, P.daemonset_manifest(ns, ctx.opts.image, ctx.run_id), ns, what="daemonset kgctl-py-doctor-ping")
         pods, waiting = _wait_for_pods(ctx, ns)
         debug_ns = "kgctl-py-doctor-debug"
         if not pods and waiting and all(why == NO_POD for why in waiting.values()):
-            ds = client.get(f"/apis/apps/v1/namespaces/{ns}/daemonsets/kgctl-py-doctor-ping", what="daemonset kgctl-py-doctor-ping")
+            ds = R.DAEMONSETS.get(client, "kgctl-py-doctor-ping", ns, what="daemonset kgctl-py-doctor-ping")
             detail, hint = P.no_pods_verdict((ds or {}).get("status"), ctx.kubectl, debug_ns)
             return [Finding(Status.FAIL, "cluster", f"{detail} (waited {ctx.opts.timeout:g}s for {len(waiting)} nodes)", "cluster", hint=hint)], None
         findings, data = _ping_all(ctx, ns, pods)
@@ -470,7 +464,7 @@ def _wait_for_pods(ctx: LiveContext, ns: str) -> tuple[dict[str, dict[str, Any]]
 
     meter = Meter(ctx.progress, "starting ping pods", len(want), "running")
     while True:
-        pods = ctx.session.client.list(R.PODS.path(ns), {"labelSelector": f"{P.RUN_LABEL}={ctx.run_id}"}, what="pods")
+        pods = R.PODS.list(ctx.session.client, ns, selector=f"{P.RUN_LABEL}={ctx.run_id}")
         running, last = {}, {}
         for pod in pods:
             node = (pod.get("spec") or {}).get("nodeName") or ""

@@ -48,9 +48,7 @@ def pods(ctx: LiveContext) -> tuple[dict[str, dict[str, Any]], list[Finding]]:
         ctx.shared[KEY] = result
         return result
     try:
-        ctx.session.client.request(
-            "POST", R.DAEMONSETS.path(ns), body=P.daemonset_manifest(ns, ctx.opts.image, ctx.run_id), what="daemonset kgctl-py-doctor-ping"
-        )
+        R.DAEMONSETS.create(ctx.session.client, P.daemonset_manifest(ns, ctx.opts.image, ctx.run_id), ns, what="daemonset kgctl-py-doctor-ping")
     except ApiError as err:
         if err.status != 409:  # already there: pod.ping's pods are still up
             raise
@@ -95,7 +93,7 @@ def exec_each(ctx: LiveContext, jobs: list[tuple[Probe, list[str]]]) -> list[Exe
 
 def read_service(ctx: LiveContext, namespace: str, name: str) -> dict[str, Any] | None:
     try:
-        return ctx.session.client.get(f"/api/v1/namespaces/{namespace}/services/{name}", what=f"service {namespace}/{name}")
+        return R.SERVICES.get(ctx.session.client, name, namespace, what=f"service {namespace}/{name}")
     except ApiError as err:
         if err.status in (403, 404):
             return None

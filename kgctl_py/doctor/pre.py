@@ -15,6 +15,7 @@ from kgctl_py.doctor import ping as P
 from kgctl_py.doctor.kube import ExecOutcome
 from kgctl_py.doctor.model import Finding, Status
 from kgctl_py.doctor.pool import run_bounded
+from kgctl_py.kube import resources as R
 from kgctl_py.mesh.ipnet import is_public, parse_ip, parse_network
 from kgctl_py.mesh.model import Granularity
 
@@ -107,14 +108,12 @@ def host_pods(ctx: LiveContext) -> tuple[dict[str, dict[str, Any]], list[Finding
     ns, early = create_namespace(ctx, [("create", "apps", "daemonsets", ""), ("list", "", "pods", ""), ("create", "", "pods", "exec")])
     if early:
         return {}, early
-    ctx.session.client.request(
-        "POST", f"/apis/apps/v1/namespaces/{ns}/daemonsets", body=host_daemonset(ns, ctx.opts.image, ctx.run_id), what=f"daemonset {HOST_APP}"
-    )
+    R.DAEMONSETS.create(ctx.session.client, host_daemonset(ns, ctx.opts.image, ctx.run_id), ns, what=f"daemonset {HOST_APP}")
     want = sorted(n.name for n in ctx.static.nodes)
     deadline = time.monotonic() + ctx.opts.timeout
     running: dict[str, dict[str, Any]] = {}
     while True:
-        pods = ctx.session.client.list(f"/api/v1/namespaces/{ns}/pods", {"labelSelector": f"{P.APP_LABEL}={HOST_APP}"}, what="pods")
+        pods = R.PODS.list(ctx.session.client, ns, selector=f"{P.APP_LABEL}={HOST_APP}")
         running = {}
         for pod in pods:
             node = (pod.get("spec") or {}).get("nodeName") or ""

@@ -43,11 +43,20 @@ class Resource:
     def params(self) -> dict[str, Any] | None:
         return {"labelSelector": self.selector} if self.selector else None
 
-    def list(self, client: Api, namespace: str | None = None) -> list[dict[str, Any]]:
-        return client.list(self.path(namespace), self.params(), what=self.what)
+    def list(self, client: Api, namespace: str | None = None, selector: str = "") -> list[dict[str, Any]]:
+        """Every item, or those ``selector`` (instead of the record's own) matches."""
+        params = {"labelSelector": selector} if selector else self.params()
+        return client.list(self.path(namespace), params, what=self.what)
 
     def get(self, client: Api, name: str, namespace: str | None = None, what: str = "") -> Any:
         return client.get(self.item(name, namespace), what=what or f"{self.kind.lower()} {name}")
+
+    def create(self, client: Api, body: Any, namespace: str | None = None, what: str = "") -> Any:
+        """POST ``body`` to the collection."""
+        return client.request("POST", self.path(namespace), body=body, what=what)
+
+    def delete(self, client: Api, name: str, namespace: str | None = None, params: dict[str, Any] | None = None, what: str = "") -> Any:
+        return client.request("DELETE", self.item(name, namespace), params, what=what)
 
 
 NODES = Resource("Node", "v1", "nodes", "nodes")
@@ -58,6 +67,9 @@ KILO_PODS = Resource("Pod", "v1", "pods", "pods", namespaced=True, selector="app
 PODS = Resource("Pod", "v1", "pods", "pods", namespaced=True)
 DAEMONSETS = Resource("DaemonSet", "apps/v1", "daemonsets", "daemonsets", namespaced=True)
 NAMESPACES = Resource("Namespace", "v1", "namespaces", "namespaces")
+SERVICES = Resource("Service", "v1", "services", "services", namespaced=True)
+# Create-only: the API server answers a review and keeps nothing.
+SELF_SUBJECT_ACCESS_REVIEWS = Resource("SelfSubjectAccessReview", "authorization.k8s.io/v1", "selfsubjectaccessreviews", "selfsubjectaccessreviews")
 
 PEER_CRD_NAME = "peers.kilo.squat.ai"
 PEER_CRD_WHAT = "customresourcedefinition peers.kilo.squat.ai"

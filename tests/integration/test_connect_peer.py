@@ -18,7 +18,7 @@ import pytest
 from kubeapi import Fault, KubeAPIServer, load_fixture
 
 from kgctl_py.connect import system
-from kgctl_py.connect.agent import PEERS, Connector, Logger, Options
+from kgctl_py.connect.agent import Connector, Logger, Options
 from kgctl_py.errors import CliError, ExitCode
 from kgctl_py.kube.client import Client
 from kgctl_py.kube.kubeconfig import resolve
@@ -26,6 +26,7 @@ from kgctl_py.mesh.ipnet import parse_network
 from kgctl_py.mesh.key import key_str, parse_key
 
 BLOG = Path(__file__).resolve().parents[1] / "compat" / "cases" / "a-blog-6node"  # the repo's copy: a fresh clone has it
+PEERS = "/apis/kilo.squat.ai/v1alpha1/peers"
 pytestmark = [
     pytest.mark.skipif(not BLOG.is_dir(), reason="compat fixtures not available"),
     pytest.mark.skipif(shutil.which("wg") is None, reason="needs wg (wireguard-tools)"),
