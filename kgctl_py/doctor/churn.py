@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from kgctl_py.doctor.model import Finding, Status
+from kgctl_py.doctor.model import Finding, Status, Waiting
 
 if TYPE_CHECKING:
     from kgctl_py.doctor.live import LiveContext
@@ -50,7 +50,7 @@ def _fix(ctx: LiveContext, peer: str) -> str:
     )
 
 
-def check(ctx: LiveContext) -> list[Finding]:
+def check(ctx: LiveContext) -> Waiting:
     from kgctl_py.doctor.live import _exec_on, _leaders, _names, _wg_failed, _wg_hint
 
     targets, out = _leaders(ctx)
@@ -61,9 +61,11 @@ def check(ctx: LiveContext) -> list[Finding]:
     command = ["wg", "show", ctx.opts.wg_interface, "endpoints"]
     first = _exec_on(ctx, targets, command)
     again = {n: p for n, p in targets.items() if first[n].ok and any(parse_endpoints(first[n].stdout).values())}
+    read_at = time.monotonic()
     if again:  # only peers with an endpoint can move
-        time.sleep(INTERVAL)
+        yield INTERVAL  # the runner runs other checks meanwhile
     second = _exec_on(ctx, again, command) if again else {}
+    seconds = round(time.monotonic() - read_at)
     for leader in sorted(targets):
         outcome = second.get(leader, first[leader])  # no second read: nothing could move
         if not outcome.ok:
@@ -72,8 +74,9 @@ def check(ctx: LiveContext) -> list[Finding]:
         before, after = parse_endpoints(first[leader].stdout), parse_endpoints(outcome.stdout)
         moved = judge_churn(before, after, names)
         if moved:
-            detail = "; ".join(f"{name} moved from {a} to {b} within {INTERVAL} s (NAT churn)" for name, a, b in moved)
+            detail = "; ".join(f"{name} moved from {a} to {b} within {seconds} s (NAT churn)" for name, a, b in moved)
             out.append(Finding(Status.FAIL, leader, detail, hint=_fix(ctx, moved[0][0])))
         else:
-            out.append(Finding(Status.PASS, leader, f"{len(after)} peer endpoint(s) stable over {INTERVAL} s"))
+            watched = f"stable over {seconds} s" if leader in second else "none set yet, so none can move"
+            out.append(Finding(Status.PASS, leader, f"{len(after)} peer endpoint(s) {watched}"))
     return out

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any
@@ -55,8 +55,11 @@ class Finding:
 # What a check's function returns: its findings, and optionally structured data
 # (e.g. the ping matrix) for the renderers.
 Outcome = list[Finding] | tuple[list[Finding], dict[str, Any] | None]
+# A live check that reads something twice, some seconds apart, yields those seconds
+# instead of sleeping: the runner runs the next checks meanwhile, then resumes it.
+Waiting = Generator[float, None, Outcome]
 StaticRun = Callable[["StaticInput"], Outcome]
-LiveRun = Callable[["LiveContext"], Outcome]
+LiveRun = Callable[["LiveContext"], Outcome | Waiting]
 
 
 @dataclass(frozen=True)

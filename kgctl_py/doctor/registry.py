@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from kgctl_py.doctor import live, mesh_checks, pre, static
-from kgctl_py.doctor.model import Check, Finding, Severity
+from kgctl_py.doctor.model import Check, Finding, Severity, Waiting
 
 if TYPE_CHECKING:
     from kgctl_py.doctor.live import LiveContext
@@ -41,7 +41,7 @@ def _pod_service(ctx: LiveContext) -> list[Finding]:
     return datapath.pod_service(ctx)
 
 
-def _wg_endpoint(ctx: LiveContext) -> list[Finding]:
+def _wg_endpoint(ctx: LiveContext) -> Waiting:
     from kgctl_py.doctor import churn
 
     return churn.check(ctx)
@@ -53,7 +53,7 @@ def _mtu(ctx: LiveContext) -> tuple[list[Finding], dict[str, Any] | None]:
     return mtu.check(ctx)
 
 
-def _kilo_metrics(ctx: LiveContext) -> list[Finding]:
+def _kilo_metrics(ctx: LiveContext) -> Waiting:
     from kgctl_py.doctor import metrics
 
     return metrics.check(ctx)

@@ -6,12 +6,13 @@ import fnmatch
 import shlex
 import signal
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 
-from kgctl_py.doctor.model import Check, CheckResult, DoctorOptions, Finding, LiveRun, Observer, Outcome, StaticRun, Status
+from kgctl_py.doctor.model import Check, CheckResult, DoctorOptions, Finding, LiveRun, Observer, Outcome, StaticRun, Status, Waiting
 from kgctl_py.doctor.registry import CHECKS
 from kgctl_py.doctor.static import StaticInput, build_input
 from kgctl_py.errors import CliError, ExitCode
@@ -96,25 +97,73 @@ def apply_contract(check: Check, outcome: Outcome) -> CheckResult:
     return CheckResult(check, stamped, data)
 
 
-def run_one(check: Check, inp: StaticInput, ctx: LiveContext | None) -> Outcome:
+def run_one(check: Check, inp: StaticInput, ctx: LiveContext | None) -> Outcome | Waiting:
     if check.static:
         return cast(StaticRun, check.run)(inp)
     assert ctx is not None
     return cast(LiveRun, check.run)(ctx)
 
 
+def _failed(check: Check, err: CliError) -> CheckResult:
+    return apply_contract(check, [Finding(Status.FAIL, "cluster", err.message, "cluster")])
+
+
+def _start(check: Check, inp: StaticInput, ctx: LiveContext | None) -> CheckResult | tuple[Waiting, float]:
+    """Run a check: its result, or (the waiting check, the seconds it waits)."""
+    try:
+        got = run_one(check, inp, ctx)
+    except CliError as err:
+        return _failed(check, err)
+    return _resume(check, got) if isinstance(got, Generator) else apply_contract(check, got)
+
+
+def _resume(check: Check, waiting: Waiting) -> CheckResult | tuple[Waiting, float]:
+    try:
+        return waiting, next(waiting)
+    except StopIteration as done:
+        return apply_contract(check, done.value)
+    except CliError as err:
+        return _failed(check, err)
+
+
 def run_checks(checks: list[Check], inp: StaticInput, ctx: LiveContext | None, opts: DoctorOptions, observer: Observer) -> None:
-    for check in checks:
+    """Each check in order. A check that waits (two reads some seconds apart) is resumed
+    when its time is up, the next checks running meanwhile; the observer still gets the
+    results in the checks' order."""
+    results: dict[int, CheckResult] = {}
+    parked: list[tuple[float, int, Waiting]] = []  # (due, index, the waiting check)
+    reported = 0
+
+    def settle(index: int, got: CheckResult | tuple[Waiting, float]) -> None:
+        if isinstance(got, CheckResult):
+            results[index] = got
+        else:
+            parked.append((time.monotonic() + got[1], index, got[0]))
+
+    def resume_due(block: bool) -> None:
+        while parked:
+            parked.sort(key=lambda p: p[0])
+            due, index, waiting = parked[0]
+            if not block and due > time.monotonic():
+                return
+            time.sleep(max(0.0, due - time.monotonic()))
+            parked.pop(0)
+            settle(index, _resume(checks[index], waiting))
+
+    def report() -> None:
+        nonlocal reported
+        while reported in results:
+            observer.finished(results.pop(reported))
+            reported += 1
+
+    for index, check in enumerate(checks):
+        resume_due(block=False)
         observer.started(check)
         why = _why_not_run(check, ctx, opts)
-        if why:
-            observer.finished(_skip(check, why))
-            continue
-        try:
-            outcome = run_one(check, inp, ctx)
-        except CliError as err:
-            outcome = [Finding(Status.FAIL, "cluster", err.message, "cluster")]
-        observer.finished(apply_contract(check, outcome))
+        settle(index, _skip(check, why) if why else _start(check, inp, ctx))
+        report()
+    resume_due(block=True)
+    report()
 
 
 def exit_code(results: list[CheckResult]) -> int:

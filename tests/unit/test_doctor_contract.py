@@ -14,6 +14,7 @@ from kgctl_py.doctor.model import Check, DoctorOptions, Finding, Observer, Sever
 from kgctl_py.doctor.registry import BY_ID, CHECKS
 from kgctl_py.doctor.runner import apply_contract, run_checks
 from kgctl_py.doctor.static import build_input
+from kgctl_py.errors import CliError
 
 
 def _over_reporting(inp):
@@ -70,3 +71,39 @@ def test_explain_prints_the_page_and_rejects_unknown_ids():
     assert ok.returncode == 0 and ok.stdout == explain.page(BY_ID["kilo.peers"])
     bad = subprocess.run([sys.executable, "-m", "kgctl_py", "doctor", "--explain", "kilo.nope"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and bad.stdout == "" and len(bad.stderr.strip().splitlines()) == 1 and "kilo.peers" in bad.stderr
+
+
+def test_a_waiting_check_lets_the_next_ones_run_and_still_reports_in_order():
+    """Two reads some seconds apart: the check yields the wait, the runner runs the
+    next checks meanwhile and resumes it once the wait is over."""
+    import time
+
+    events = []
+
+    def twice(inp):
+        events.append("first read")
+        asked = time.monotonic()
+        yield 0.3
+        events.append(("second read", time.monotonic() - asked >= 0.3))
+        return [Finding(Status.FAIL, "n1", "moved")]
+
+    def quick(name):
+        return lambda inp: events.append(name) or [Finding(Status.PASS, name, "ok")]
+
+    def broken(inp):
+        yield 0.1
+        raise CliError("cannot list pods: forbidden")
+
+    checks = [
+        Check("test.twice", "kilo", "t", Severity.FAIL, "h", twice),
+        Check("test.a", "kilo", "t", Severity.FAIL, "h", quick("a")),
+        Check("test.broken", "kilo", "t", Severity.FAIL, "h", broken),
+        Check("test.b", "kilo", "t", Severity.FAIL, "h", quick("b")),
+    ]
+    observer = Observer()
+    inp = build_input(*fx.split(fx.healthy())[:2], now=fx.CAPTURED_AT)
+    run_checks(checks, inp, None, DoctorOptions(), observer)
+    assert events == ["first read", "a", "b", ("second read", True)]
+    assert [r.check.id for r in observer.results] == ["test.twice", "test.a", "test.broken", "test.b"]
+    assert [f.status for f in observer.results[0].findings] == [Status.FAIL]
+    assert [(f.status, f.detail) for f in observer.results[2].findings] == [(Status.FAIL, "cannot list pods: forbidden")]
