@@ -819,6 +819,10 @@ class Lab:
                 if time.monotonic() > deadline:
                     raise LabError(f"peer {peer_name}: leaders still see an old endpoint: {stale}")
                 time.sleep(0.5)
+            # The agents' discovered-endpoints still hold a churned port until their next
+            # period, and kgctl-py (as Kilo) prefers them for a NAT'd peer: the resync after
+            # this undo would put it back. Run that period now.
+            self.agent_tick()
 
         return self._record(f"peer {peer_name}'s endpoint changes every {period:g}s (seen by {leader_name})", undo)
 

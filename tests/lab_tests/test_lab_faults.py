@@ -149,3 +149,31 @@ def test_faults_are_independent(clean_lab: Lab) -> None:
     assert len(lab.faults) == 2
     assert failures(lab) == pairs_touching(lab, {"tx1.k3s"}) | pairs_between(lab, {"ty1.k3s"}, {"ali1.k3s"})
     assert_healed(lab)
+
+
+def test_nat_churn_leaves_no_churned_endpoint_behind(clean_lab: Lab) -> None:
+    """An agent period during the churn records the churned port in discovered-endpoints,
+    which kgctl-py (as Kilo) prefers for a NAT'd peer; clearing the fault must not bring it
+    back with the resync, or the next test sees the endpoint move."""
+    lab = clean_lab
+    laptop = lab.peers["laptop"].public_key
+    ty1 = lab.node("ty1").name
+    lab.fault_nat_churn("laptop", "ty1")
+
+    def ty1_sees() -> str:
+        out = lab.wg("ty1", "show", wg.IFACE, "endpoints")
+        return next((line.split()[1] for line in out.splitlines() if line.startswith(laptop)), "")
+
+    def discovered_port() -> int:
+        return int(json.loads(lab.annotation(ty1, "kilo.squat.ai/discovered-endpoints") or "{}")[laptop]["Port"])
+
+    deadline = time.monotonic() + 20
+    while ty1_sees().endswith(f":{wg.PORT}") and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not ty1_sees().endswith(f":{wg.PORT}"), "the churn never moved the laptop's endpoint"
+    lab.agent_tick()
+    assert discovered_port() != wg.PORT
+    assert_healed(lab)
+    assert ty1_sees().endswith(f":{wg.PORT}")
+    assert discovered_port() == wg.PORT
+    assert wg.canonical(lab.wg("ty1", "showconf", wg.IFACE)) == wg.canonical(lab.kgctl("showconf", "node", ty1).stdout.decode())
