@@ -6,7 +6,7 @@ PYTHON ?= python3
 all: lint test
 
 test:
-	$(PYTHON) -m pytest -q -n 2 --dist loadgroup
+	$(PYTHON) -m pytest -q -n 3
 
 # ruff on the whole tree; mypy as configured in pyproject.toml (strict on kgctl_py/mesh).
 lint:
