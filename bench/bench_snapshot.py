@@ -146,8 +146,9 @@ def realistic_node(i: int, locations: int = 100) -> dict[str, Any]:
                 {"address": f"203.0.{a}.{b + 1}", "type": "ExternalIP"},
                 {"address": name, "type": "Hostname"},
             ],
-            "allocatable": resources,
-            "capacity": resources,
+            # Two objects, as decoded JSON gives: one shared would be dumped as a YAML anchor, which kubectl never writes.
+            "allocatable": dict(resources),
+            "capacity": dict(resources),
             "conditions": conditions,
             "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
             "images": images,
