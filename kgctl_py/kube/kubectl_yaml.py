@@ -419,7 +419,10 @@ def _quoted(rest: str, lines: list[str], i: int, col: int) -> tuple[str, int]:
         i += 1
     if close != len(source[-1]) - 1:
         raise Unsupported("text after a quoted scalar")
-    value = yaml.load("\n".join(source), Loader=_LOADER)
+    try:
+        value = yaml.load("\n".join(source), Loader=_LOADER)
+    except yaml.YAMLError:
+        raise Unsupported("a quoted scalar PyYAML rejects (its error needs the whole text's line)") from None
     if not isinstance(value, str):
         raise Unsupported("a quoted scalar PyYAML does not read as a string")
     return value, i

@@ -224,6 +224,8 @@ SOUP = [
     "k: v",
     "k: 'q''s'",
     'k: "d\\tq"',
+    'k: "\\q"',
+    'k: "\\x4"',
     "k: 'open",
     "  close'",
     'k: "open',
@@ -639,6 +641,8 @@ REJECTED = [
     "- a\nk: v\n",
     "k:\n  - a\n  b: c\n",
     "k: a\n  b: c\n",
+    'k: "an \\q escape"\n',  # PyYAML's error, at the whole text's line
+    "k: 'never closed\n  j: 1\n",
 ]
 
 
