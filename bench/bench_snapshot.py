@@ -4,7 +4,10 @@ Generates the snapshot itself: nodes shaped like a real K3s node as
 ``kubectl get nodes -o yaml`` prints it (labels, K3s and Kilo annotations,
 managedFields, addresses, capacity, five conditions, 40 cached images), plus
 peers, written in kubectl's block YAML and as JSON; then runs the installed
-``kgctl-py --snapshot FILE`` on each (peak RSS from ``os.wait4``).
+``kgctl-py --snapshot FILE`` on each (peak RSS from ``os.wait4``).  The dumps are
+written by a child process: a forked child starts with its parent's high-water
+RSS (Linux carries it across exec), so a parent holding the generated objects
+would inflate every figure.
 
     python3 bench/bench_snapshot.py [--nodes 5000] [--runs 3] [--json FILE]
     python3 bench/bench_snapshot.py --weigh 5000   # only print what a dump of N nodes weighs
@@ -143,8 +146,9 @@ def realistic_node(i: int, locations: int = 100) -> dict[str, Any]:
                 {"address": f"203.0.{a}.{b + 1}", "type": "ExternalIP"},
                 {"address": name, "type": "Hostname"},
             ],
-            "allocatable": resources,
-            "capacity": resources,
+            # Two objects, as decoded JSON gives: one shared would be dumped as a YAML anchor, which kubectl never writes.
+            "allocatable": dict(resources),
+            "capacity": dict(resources),
             "conditions": conditions,
             "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
             "images": images,
@@ -191,6 +195,13 @@ def write_yaml(doc: dict[str, Any], path: pathlib.Path) -> None:
         yaml.dump(doc, f, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), default_flow_style=False, width=1 << 16)
 
 
+def write_dumps(nodes: int, tmp: str) -> dict[str, pathlib.Path]:
+    """dump.yaml and dump.json of ``nodes`` nodes in ``tmp``, written by a child (see the module's doc)."""
+    files = {"yaml": pathlib.Path(tmp) / "dump.yaml", "json": pathlib.Path(tmp) / "dump.json"}
+    subprocess.run([sys.executable, __file__, "--write-into", tmp, "--nodes", str(nodes)], check=True)
+    return files
+
+
 def run_child(argv: list[str]) -> tuple[float, float, int]:
     """Wall seconds, peak RSS (MiB) and exit status of one run."""
     start = time.perf_counter()
@@ -205,13 +216,15 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--weigh", type=int, default=None, metavar="N", help="print the size of an N-node dump and exit")
     parser.add_argument("--json", default=None, help="also write the figures here")
+    parser.add_argument("--write-into", default=None, metavar="DIR", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.write_into:
+        doc = dump(args.nodes)
+        write_yaml(doc, pathlib.Path(args.write_into) / "dump.yaml")
+        (pathlib.Path(args.write_into) / "dump.json").write_text(json.dumps(doc))
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
-        doc = dump(args.weigh or args.nodes)
-        files = {"yaml": pathlib.Path(tmp) / "dump.yaml", "json": pathlib.Path(tmp) / "dump.json"}
-        write_yaml(doc, files["yaml"])
-        files["json"].write_text(json.dumps(doc))
-        del doc
+        files = write_dumps(args.weigh or args.nodes, tmp)
         sizes = {k: p.stat().st_size / 1e6 for k, p in files.items()}
         print(f"{args.weigh or args.nodes} nodes: YAML {sizes['yaml']:.1f} MB, JSON {sizes['json']:.1f} MB")
         if args.weigh:

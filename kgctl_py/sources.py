@@ -218,10 +218,12 @@ def _parse_snapshot_text(text: str, name: str) -> Any:
             raise CliError(f"cannot read snapshot {name}: invalid JSON: {err}", ExitCode.USAGE) from None
     import yaml
 
+    from kgctl_py.kube import kubectl_yaml
     from kgctl_py.kube.decode import TooDeep, check_depth
 
     try:
-        return check_depth(yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
+        # kubectl's YAML read fast; anything else, and every error, by PyYAML (libyaml's loader).
+        return check_depth(kubectl_yaml.load(text))
     except (TooDeep, RecursionError):
         raise CliError(f"cannot read snapshot {name}: invalid YAML: {TooDeep()}", ExitCode.USAGE) from None
     except yaml.YAMLError as err:

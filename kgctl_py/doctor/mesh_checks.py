@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from kgctl_py.doctor import agent, k3s
 from kgctl_py.doctor.model import Finding, Status
 from kgctl_py.mesh import annotations as ann
 from kgctl_py.mesh.cluster import InvalidPeer
-from kgctl_py.mesh.ipnet import IPNet, normalize_ip, parse_ip, parse_network
+from kgctl_py.mesh.ipnet import Address, IPNet, normalize_ip, parse_ip, parse_network, to4
 from kgctl_py.mesh.membership import members
 from kgctl_py.mesh.model import DEFAULT_SUBNET
 
@@ -187,12 +188,36 @@ def _addresses(obj: dict[str, Any]) -> list[str]:
     return out
 
 
+def containing(nets: list[IPNet]) -> Callable[[Address], list[int]]:
+    """For an address, the indices (in order) of the ``nets`` that contain it (``IPNet.contains``).
+
+    One dict lookup per distinct prefix length rather than one test per net:
+    every node's pod CIDR is a range, and n nodes against n ranges was quadratic
+    (5000 nodes: 25 million tests, over a minute).
+    """
+    tables: dict[tuple[int, int], dict[int, list[int]]] = {}
+    for k, net in enumerate(nets):
+        shift = (32 if net.is_v4 else 128) - net.prefixlen
+        tables.setdefault((net.ip.version, shift), {}).setdefault(int(net.ip) >> shift, []).append(k)
+
+    def lookup(addr: Address) -> list[int]:
+        addr = to4(addr)
+        found: list[int] = []
+        for (version, shift), table in tables.items():
+            if version == addr.version:
+                found += table.get(int(addr) >> shift, ())
+        return sorted(found)
+
+    return lookup
+
+
 def kilo_internal_ip(inp: StaticInput) -> list[Finding]:
     subnet, subnet_from = kilo_subnet(inp)
     services, services_from = service_cidrs(inp)
     ranges: list[tuple[IPNet, str]] = [(subnet, f"the Kilo subnet {subnet} ({subnet_from})")]
     ranges += [(s, f"the service CIDR {s} ({services_from})") for s in services]
     ranges += [(n.subnet, f"the pod CIDR {n.subnet} of {n.name}") for n in inp.nodes if n.subnet is not None]
+    inside = containing([net for net, _ in ranges])
     out = []
     for obj, node in zip(inp.node_objs, inp.nodes):
         ip = node.internal_ip
@@ -209,9 +234,8 @@ def kilo_internal_ip(inp: StaticInput) -> list[Finding]:
         if addr.is_loopback or addr.is_link_local or addr.is_unspecified:
             kind = "loopback" if addr.is_loopback else "link-local" if addr.is_link_local else "unspecified"
             problems.append(f"internal IP {ip} is {kind}: no other node can reach it")
-        for net, what in ranges:
-            if net.contains(ip.ip):
-                problems.append(f"internal IP {ip} is inside {what}")
+        for k in inside(ip.ip):
+            problems.append(f"internal IP {ip} is inside {ranges[k][1]}")
         if problems:
             out.append(Finding(F, _subject(node.name), "; ".join(problems), hint=hint))
             continue

@@ -6,12 +6,16 @@ import time
 
 import doctor_fixtures as fx
 import pytest
+import strategies
+from hypothesis import given
+from hypothesis import strategies as st
 
-from kgctl_py.doctor import k3s, static
+from kgctl_py.doctor import k3s, mesh_checks, static
 from kgctl_py.doctor.model import RANK, Severity, Status
 from kgctl_py.doctor.registry import CHECKS
 from kgctl_py.doctor.runner import apply_contract, run_one
 from kgctl_py.doctor.static import build_input
+from kgctl_py.mesh.ipnet import normalize_ip, parse_ip, parse_network
 
 STATIC = [c for c in CHECKS if c.static]
 
@@ -219,3 +223,16 @@ def test_new_checks_take_every_shape_the_readers_hand_them(wrong):
         for run in (mesh_checks.kilo_hidden, mesh_checks.kilo_keepalive, mesh_checks.kilo_internal_ip, mesh_checks.kilo_leader, mesh_checks.kilo_agent):
             for f in run(inp):
                 assert f.subject and f.status in Status, (run.__name__, f)
+
+
+@given(nets=st.lists(strategies.cidr(), max_size=12), addrs=st.lists(strategies.ip(), min_size=1, max_size=6))
+@strategies.profile(properties=True)
+def test_containing_finds_exactly_the_nets_that_contain_an_address(nets, addrs):
+    """kilo.internal-ip's index of ranges (one lookup per prefix length) agrees with testing each net."""
+    parsed = [n for n in (parse_network(c) for c in nets) if n is not None]
+    parsed += [normalize_ip(c) for c in nets if normalize_ip(c) is not None]  # host bits kept, as Kilo's annotations
+    inside = mesh_checks.containing(parsed)
+    for text in addrs:
+        addr = parse_ip(text)
+        if addr is not None:
+            assert inside(addr) == [k for k, net in enumerate(parsed) if net.contains(addr)]
