@@ -616,6 +616,13 @@ class Lab:
         self._undo.append((what, undo))
         return what
 
+    def _nft_fault(self, node: LabNode, table: str, rules: dict[str, str], what: str) -> str:
+        """A fault as an nftables table in the node's namespace: one filter chain per hook,
+        ahead of the node's own rules, holding that hook's rule; undone by deleting the table."""
+        chains = "".join(f"  chain {hook} {{ type filter hook {hook} priority -10; policy accept;\n    {rule}\n  }}\n" for hook, rule in rules.items())
+        netns.run(netns.in_ns(node.ns, ["nft", "-f", "-"]), input=f"table inet {table} {{\n{chains}}}\n".encode())
+        return self._record(what, lambda: netns.run(netns.in_ns(node.ns, ["nft", "delete", "table", "inet", table]), check=False))
+
     def clear_faults(self) -> list[str]:
         """Undo every injected fault and bring the mesh back in line with the API."""
         cleared = []
@@ -640,12 +647,7 @@ class Lab:
     def fault_drop_wireguard(self, node_name: str) -> str:
         """2. nftables in the node's namespace drops incoming UDP to the WireGuard port."""
         node = self.node(node_name)
-        rules = f"table inet kglab_fault {{\n  chain input {{ type filter hook input priority -10; policy accept;\n    udp dport {wg.PORT} drop\n  }}\n}}\n"
-        netns.run(netns.in_ns(node.ns, ["nft", "-f", "-"]), input=rules.encode())
-        return self._record(
-            f"UDP {wg.PORT} dropped on {node.name}",
-            lambda: netns.run(netns.in_ns(node.ns, ["nft", "delete", "table", "inet", "kglab_fault"]), check=False),
-        )
+        return self._nft_fault(node, "kglab_fault", {"input": f"udp dport {wg.PORT} drop"}, f"UDP {wg.PORT} dropped on {node.name}")
 
     def fault_force_endpoint(self, node_name: str, endpoint: str = "198.51.100.99:51820") -> str:
         """3. A wrong kilo.squat.ai/force-endpoint (default: an address nobody has)."""
@@ -737,30 +739,19 @@ class Lab:
         other location loses DNS, its own location keeps it."""
         assert self.dns is not None
         node = self.node(self.dns.node)
-        rules = (
-            "table inet kglab_fault_dns {\n"
-            "  chain forward { type filter hook forward priority -10; policy accept;\n"
-            f'    iifname != "cni0" ip daddr {self.dns.ip} udp dport 53 drop\n  }}\n}}\n'
-        )
-        netns.run(netns.in_ns(node.ns, ["nft", "-f", "-"]), input=rules.encode())
-        return self._record(
+        return self._nft_fault(
+            node,
+            "kglab_fault_dns",
+            {"forward": f'iifname != "cni0" ip daddr {self.dns.ip} udp dport 53 drop'},
             f"UDP 53 to {self.dns.ip} dropped on {node.name} unless from its own pods",
-            lambda: netns.run(netns.in_ns(node.ns, ["nft", "delete", "table", "inet", "kglab_fault_dns"]), check=False),
         )
 
     def fault_block_service(self) -> str:
         """11. The K3s server drops TCP 6443 arriving through kilo0: the
         `kubernetes` ClusterIP answers only in the server's own location."""
         node = self.node(self.spec.server.name)
-        rules = (
-            "table inet kglab_fault_svc {\n"
-            "  chain input { type filter hook input priority -10; policy accept;\n"
-            f'    iifname "{wg.IFACE}" tcp dport 6443 drop\n  }}\n}}\n'
-        )
-        netns.run(netns.in_ns(node.ns, ["nft", "-f", "-"]), input=rules.encode())
-        return self._record(
-            f"TCP 6443 from {wg.IFACE} dropped on {node.name}",
-            lambda: netns.run(netns.in_ns(node.ns, ["nft", "delete", "table", "inet", "kglab_fault_svc"]), check=False),
+        return self._nft_fault(
+            node, "kglab_fault_svc", {"input": f'iifname "{wg.IFACE}" tcp dport 6443 drop'}, f"TCP 6443 from {wg.IFACE} dropped on {node.name}"
         )
 
     def fault_nat_churn(self, peer_name: str = "laptop", leader_name: str = "ty1", period: float = 1.0) -> str:
@@ -831,17 +822,7 @@ class Lab:
         `limit` bytes (no ICMP): small pings cross, full-size ones vanish."""
         node = self.node(node_name)
         rule = f"udp dport {wg.PORT} meta length > {limit} drop"
-        rules = (
-            "table inet kglab_fault_mtu {\n"
-            f"  chain input {{ type filter hook input priority -10; policy accept;\n    {rule}\n  }}\n"
-            f"  chain output {{ type filter hook output priority -10; policy accept;\n    {rule}\n  }}\n"
-            "}\n"
-        )
-        netns.run(netns.in_ns(node.ns, ["nft", "-f", "-"]), input=rules.encode())
-        return self._record(
-            f"UDP {wg.PORT} packets over {limit} bytes dropped on {node.name}",
-            lambda: netns.run(netns.in_ns(node.ns, ["nft", "delete", "table", "inet", "kglab_fault_mtu"]), check=False),
-        )
+        return self._nft_fault(node, "kglab_fault_mtu", {"input": rule, "output": rule}, f"UDP {wg.PORT} packets over {limit} bytes dropped on {node.name}")
 
     def fault_metrics_disagree(self, node_name: str = "bd2", errors_per_read: float = 1.0) -> str:
         """14. A confused agent: it reports leading, one node fewer than there
