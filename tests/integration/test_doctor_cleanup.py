@@ -23,6 +23,15 @@ def leftovers(ds: DoctorServer) -> list[str]:
     return found
 
 
+def wait_until_pinging(ds: DoctorServer, proc: subprocess.Popen[str]) -> None:
+    """Until the running doctor's first ping exec reaches the server (at most 60 s)."""
+    deadline = time.monotonic() + 60
+    while not any(c[:2] == ["sh", "-c"] for _, c in list(ds.commands)):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "doctor never started pinging"
+        time.sleep(0.05)
+
+
 def test_cleanup_on_success():
     with DoctorServer(nodes=Nodes(wg=wg_outputs(fx.healthy()["items"]))) as ds:
         proc = subprocess.run(["kgctl-py", "doctor", "--kubeconfig", ds.kubeconfig, "--check", "pod.ping"], capture_output=True, text=True, timeout=120)
@@ -63,11 +72,7 @@ def test_cleanup_when_interrupted_mid_run(signum):
             ["kgctl-py", "doctor", "--kubeconfig", ds.kubeconfig, "--check", "pod.ping"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
         try:
-            deadline = time.monotonic() + 60
-            while not any(c[:2] == ["sh", "-c"] for _, c in list(ds.commands)):
-                assert proc.poll() is None, proc.communicate()
-                assert time.monotonic() < deadline, "doctor never started pinging"
-                time.sleep(0.05)
+            wait_until_pinging(ds, proc)
             assert leftovers(ds), "the ping namespace should exist mid-run"
             os.kill(proc.pid, signum)
             out, err = proc.communicate(timeout=60)
@@ -121,11 +126,7 @@ def test_interrupted_run_leaves_a_terminating_namespace_quickly_with_the_command
             text=True,
         )
         try:
-            deadline = time.monotonic() + 60
-            while not any(c[:2] == ["sh", "-c"] for _, c in list(ds.commands)):
-                assert proc.poll() is None, proc.communicate()
-                assert time.monotonic() < deadline, "doctor never started pinging"
-                time.sleep(0.05)
+            wait_until_pinging(ds, proc)
             # The namespace stays Terminating (as with a stuck finalizer on a real cluster).
             ds.srv._controllers.namespace_delay = 600
             os.kill(proc.pid, signal.SIGTERM)
