@@ -8,7 +8,6 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from kgctl_py.errors import CliError, ExitCode
@@ -18,6 +17,7 @@ from kgctl_py.kube.errors import ApiError, Denied, NotFound
 from kgctl_py.kube.resources import Api
 from kgctl_py.mesh import annotations as ann
 from kgctl_py.mesh.annotations import parse_go_int64
+from kgctl_py.record import field, record
 
 # Written by ``kgctl-py snapshot`` into the List's metadata.
 CAPTURED_AT = "kgctl-py.squat.ai/captured-at"
@@ -29,7 +29,7 @@ LISTED = "kgctl-py.squat.ai/listed"
 SERVER_TIME = "kgctl-py.squat.ai/server-time"
 
 
-@dataclass
+@record
 class ClusterObjects:
     nodes: list[dict[str, Any]]
     peers: list[dict[str, Any]]
@@ -66,7 +66,7 @@ class ClusterObjects:
         return kinds + (["Pod"] if self.pods_listed else []) + (["DaemonSet"] if self.daemonset_listed else [])
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Want:
     """What a command reads from the cluster."""
 

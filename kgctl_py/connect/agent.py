@@ -13,7 +13,6 @@ import datetime
 import json
 import sys
 import threading
-from dataclasses import dataclass, field
 from typing import IO, Any
 
 from kgctl_py.connect import LOG_LEVELS, system
@@ -24,6 +23,7 @@ from kgctl_py.mesh.cluster import Cluster, KgctlError
 from kgctl_py.mesh.ipnet import IPNet
 from kgctl_py.mesh.key import key_str
 from kgctl_py.mesh.model import DEFAULT_TOPOLOGY_LABEL, Granularity
+from kgctl_py.record import field, record
 
 _RANK = {"debug": 0, "info": 1, "warn": 2, "error": 3}
 _THRESHOLD = {"all": 0, "debug": 0, "info": 1, "warn": 2, "error": 3, "none": 99}
@@ -66,7 +66,7 @@ class Logger:
         self.log("error", msg, **fields)
 
 
-@dataclass
+@record
 class Options:
     name: str
     allowed_ip: IPNet

@@ -8,9 +8,7 @@ routes Kilo's ``PeerRoutes`` would install over the interface.
 
 from __future__ import annotations
 
-import dataclasses
 import ipaddress
-from dataclasses import dataclass
 
 from kgctl_py.mesh.cluster import Cluster, KgctlError, determine_granularity, go_quote
 from kgctl_py.mesh.endpoint import Endpoint
@@ -18,11 +16,12 @@ from kgctl_py.mesh.ipnet import Address, IPNet, one_address
 from kgctl_py.mesh.key import ZERO_KEY, key_str
 from kgctl_py.mesh.model import Granularity, duration_seconds
 from kgctl_py.mesh.topology import Topology, TopologyError, WireGuardPeer, build_topology
+from kgctl_py.record import record, replace
 
 MAX_KEEPALIVE = 65535  # wg(8) refuses anything larger
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Route:
     """One route over the WireGuard interface; ``gateway`` set means ``via GW onlink``."""
 
@@ -46,7 +45,7 @@ class Route:
         return args + ["proto", "static"]
 
 
-@dataclass
+@record
 class Plan:
     """The desired state of the host for one resync."""
 
@@ -88,7 +87,7 @@ def plan(
     if extra:
         first = min(nodes)
         # Copy: the cluster's objects stay as the API described them.
-        nodes[first] = dataclasses.replace(nodes[first], allowed_location_ips=list(nodes[first].allowed_location_ips) + extra)
+        nodes[first] = replace(nodes[first], allowed_location_ips=list(nodes[first].allowed_location_ips) + extra)
     peers = {p.name: p for p in cluster.peers if p.ready()}
     if name not in peers:
         raise KgctlError(f"did not find any peer named {go_quote(name)} in the cluster")

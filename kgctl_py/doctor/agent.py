@@ -6,10 +6,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from kgctl_py.doctor.k3s import flag_values, raw_flag_values
+from kgctl_py.record import field, record
 
 KILO_LABEL = ("app.kubernetes.io/name", "kilo")
 
@@ -19,7 +19,7 @@ DEFAULT_PORT = 51820
 DEFAULT_MTU = 1420
 
 
-@dataclass
+@record
 class AgentFlags:
     daemonset: str  # namespace/name
     container: str

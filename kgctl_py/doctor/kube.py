@@ -12,16 +12,16 @@ import shutil
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from kgctl_py.kube import resources as R
 from kgctl_py.kube.client import Client
 from kgctl_py.kube.errors import ApiError
 from kgctl_py.kube.kubeconfig import ClusterAuth
+from kgctl_py.record import record
 
 
-@dataclass
+@record
 class ExecOutcome:
     stdout: str = ""
     stderr: str = ""

@@ -10,7 +10,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 from kgctl_py.doctor import ping as P
@@ -24,9 +23,10 @@ from kgctl_py.kube import resources as R
 from kgctl_py.kube.errors import ApiError
 from kgctl_py.mesh.cluster import KgctlError, Options, node_topology
 from kgctl_py.mesh.key import key_str
+from kgctl_py.record import field, record
 
 
-@dataclass
+@record
 class LiveContext:
     static: StaticInput
     session: Session

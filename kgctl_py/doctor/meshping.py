@@ -7,7 +7,6 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from kgctl_py.doctor import ping as P
@@ -16,11 +15,12 @@ from kgctl_py.doctor.model import Finding, Status
 from kgctl_py.doctor.plan import FULL, Plan, Probe, make_plan
 from kgctl_py.doctor.pool import run_bounded
 from kgctl_py.doctor.progress import Meter
+from kgctl_py.record import record
 
 ExecFn = Callable[[str, list[str]], tuple[int | None, str, str, str]]  # (node, command) -> exit, stdout, stderr, error
 
 
-@dataclass
+@record
 class Settings:
     full: bool
     limit: int

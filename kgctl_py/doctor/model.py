@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
-from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any
+
+from kgctl_py.record import field, record
 
 if TYPE_CHECKING:
     from kgctl_py.doctor.live import LiveContext
@@ -36,7 +37,7 @@ RANK = {Status.SKIP: 0, Status.PASS: 1, Status.UNKNOWN: 2, Status.WARN: 3, Statu
 CATEGORIES = ("k3s", "kilo", "node", "api", "wireguard", "network")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Finding:
     """One verdict about one subject: a node, peer, location, pair or the cluster.
 
@@ -62,7 +63,7 @@ StaticRun = Callable[["StaticInput"], Outcome]
 LiveRun = Callable[["LiveContext"], Outcome | Waiting]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Check:
     """A check declared as data; the runner applies its contract (see ``runner.run_checks``)."""
 
@@ -112,7 +113,7 @@ class Check:
         return limit
 
 
-@dataclass
+@record
 class CheckResult:
     check: Check
     findings: list[Finding]
@@ -148,7 +149,7 @@ class Observer:
         self.results.append(result)
 
 
-@dataclass
+@record
 class DoctorOptions:
     checks: tuple[str, ...] = ()
     skips: tuple[str, ...] = ()

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from itertools import combinations
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +23,7 @@ from kgctl_py.doctor import podnet
 from kgctl_py.doctor.kube import ExecOutcome
 from kgctl_py.doctor.model import Finding, Status
 from kgctl_py.doctor.pool import run_bounded
+from kgctl_py.record import record
 
 if TYPE_CHECKING:
     from kgctl_py.doctor.live import LiveContext
@@ -67,7 +67,7 @@ def judge_ladder(pod: int | None, kilo: int | None, underlay: int | None, underl
     return problems
 
 
-@dataclass
+@record
 class NodeMtu:
     kilo: int | None
     underlay_dev: str

@@ -4,11 +4,11 @@ that names the likely culprit.  Everything here is pure."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from kgctl_py.doctor.hints import kilo_logs
 from kgctl_py.doctor.model import Status
+from kgctl_py.record import record
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
 MANAGER = "kgctl-py-doctor"
@@ -91,7 +91,7 @@ def not_running_hint(kubectl: str, debug_ns: str, image: str) -> str:
     )
 
 
-@dataclass
+@record
 class PingResult:
     status: Status
     rtt_ms: float | None = None
@@ -116,7 +116,7 @@ def judge_ping(exit_code: int | None, stdout: str, stderr: str, error: str = "")
     return PingResult(Status.PASS, avg, f"{got}/{sent} replies")
 
 
-@dataclass
+@record
 class Place:
     """Where a node sits in the mesh, for naming culprits."""
 

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import ipaddress
 import math
-from dataclasses import dataclass
 
 from kgctl_py.doctor.probe import MAX_TARGETS_PER_EXEC, WORST_EXEC_SECONDS
+from kgctl_py.record import record
 
 FULL, LOCATION = "full", "location"
 DEFAULT_CONCURRENCY = 16
@@ -41,7 +41,7 @@ def full_matrix_fits(seconds: float = 60.0, concurrency: int = DEFAULT_CONCURREN
 DEFAULT_FULL_MATRIX_LIMIT = full_matrix_fits()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Probe:
     source: str  # the node whose ping pod pings
     target: str  # a node, or "peer NAME"
@@ -49,7 +49,7 @@ class Probe:
     kind: str = "pod"  # "pod" or "peer"
 
 
-@dataclass
+@record
 class Plan:
     name: str  # FULL or LOCATION
     probes: list[Probe]

@@ -7,7 +7,6 @@ the namespace. One pod per location is picked to probe from.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from kgctl_py.doctor import ping as P
@@ -16,6 +15,7 @@ from kgctl_py.doctor.model import Finding, Status
 from kgctl_py.doctor.pool import run_bounded
 from kgctl_py.kube import resources as R
 from kgctl_py.kube.client import ApiError
+from kgctl_py.record import record
 
 if TYPE_CHECKING:
     from kgctl_py.doctor.live import LiveContext
@@ -24,7 +24,7 @@ KEY = "podnet.pods"
 NOT_FOUND = (126, 127)  # the shell could not find or run the applet
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Probe:
     location: str
     node: str

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ipaddress
 import shlex
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
@@ -20,6 +19,7 @@ from kgctl_py.doctor.model import Finding, Status
 from kgctl_py.doctor.pool import run_bounded
 from kgctl_py.mesh.cluster import KgctlError, Options, node_topology
 from kgctl_py.mesh.routes import Route, expected_routes, gateway_of
+from kgctl_py.record import record
 
 if TYPE_CHECKING:
     from kgctl_py.doctor.live import LiveContext
@@ -29,14 +29,14 @@ RP_MARK = "#kgctl-py rp_filter"
 STRICT = 1
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LiveRoute:
     dst: str  # CIDR text; "0.0.0.0/0" for default
     gateway: str | None
     dev: str | None
 
 
-@dataclass
+@record
 class NodeRoutes:
     table: list[LiveRoute]
     gets: dict[str, LiveRoute | None]  # address -> what `ip route get` said (None: no route)

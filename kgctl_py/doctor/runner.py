@@ -9,7 +9,6 @@ import threading
 import time
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any, cast
 
 from kgctl_py.doctor.model import Check, CheckResult, DoctorOptions, Finding, LiveRun, Observer, Outcome, StaticRun, Status, Waiting
@@ -17,6 +16,7 @@ from kgctl_py.doctor.registry import CHECKS
 from kgctl_py.doctor.static import StaticInput, build_input
 from kgctl_py.errors import CliError, ExitCode
 from kgctl_py.mesh.model import Granularity
+from kgctl_py.record import replace
 
 if TYPE_CHECKING:
     from kgctl_py.doctor.live import LiveContext

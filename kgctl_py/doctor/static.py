@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 from kgctl_py.doctor import hints, k3s, mesh_checks
@@ -21,13 +20,14 @@ from kgctl_py.mesh.key import key_str, parse_key
 from kgctl_py.mesh.membership import age_text
 from kgctl_py.mesh.model import DEFAULT_SUBNET, READY_WINDOW_SECONDS, Granularity, Node
 from kgctl_py.mesh.topology import LEADER_ANNOTATED, Topology
+from kgctl_py.record import field, record
 
 P, W, F, S = Status.PASS, Status.WARN, Status.FAIL, Status.SKIP
 # Kilo's default check-in period; last-seen further in the future than this is clock skew.
 SKEW_TOLERANCE = 30
 
 
-@dataclass
+@record
 class StaticInput:
     node_objs: list[dict[str, Any]]
     nodes: list[Node]  # translated, parallel to node_objs
@@ -587,7 +587,7 @@ def kilo_granularity(inp: StaticInput) -> list[Finding]:
     return out
 
 
-@dataclass
+@record
 class _Range:
     start: int
     end: int

@@ -4,16 +4,15 @@ text is read: they never reach a finding."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from kgctl_py.mesh.ipnet import parse_network
 from kgctl_py.mesh.key import key_str
 from kgctl_py.mesh.topology import WireGuardPeer
+from kgctl_py.record import field, record
 
 HANDSHAKE_MAX_AGE = 180  # seconds; WireGuard re-handshakes every 2 minutes while traffic flows
 
 
-@dataclass
+@record
 class LivePeer:
     public_key: str
     endpoint: str = ""
@@ -21,7 +20,7 @@ class LivePeer:
     latest_handshake: int = 0
 
 
-@dataclass
+@record
 class LiveInterface:
     listen_port: int | None = None
     peers: dict[str, LivePeer] = field(default_factory=dict)

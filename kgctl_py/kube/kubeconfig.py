@@ -12,8 +12,9 @@ import json
 import os
 import re
 import urllib.parse
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO
+
+from kgctl_py.record import field, record
 
 if TYPE_CHECKING:
     import subprocess
@@ -24,7 +25,7 @@ IN_CLUSTER_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token"
 IN_CLUSTER_CA = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
 
 
-@dataclass
+@record
 class ClusterAuth:
     """Everything needed to talk to one API server as one user."""
 

@@ -4,8 +4,9 @@ and the client interface the readers need.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Protocol
+
+from kgctl_py.record import record
 
 
 class Api(Protocol):
@@ -20,7 +21,7 @@ class Api(Protocol):
     def close(self) -> None: ...
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Resource:
     kind: str
     api_version: str  # "v1" or "group/version"

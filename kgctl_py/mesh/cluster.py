@@ -7,7 +7,6 @@ time is passed in.  Errors carry kgctl's exact messages.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from kgctl_py.mesh import annotations as ann
@@ -28,6 +27,7 @@ from kgctl_py.mesh.topology import (
     build_topology,
 )
 from kgctl_py.mesh.wgconf import render_conf
+from kgctl_py.record import field, record
 
 OUTPUT_FORMATS = ("json", "wireguard", "yaml")
 
@@ -36,13 +36,13 @@ class KgctlError(Exception):
     """An error kgctl reports with this message and exit status 1."""
 
 
-@dataclass
+@record
 class InvalidPeer:
     name: str
     reason: str
 
 
-@dataclass
+@record
 class Cluster:
     """The cluster's Kilo objects, translated, in list order."""
 
@@ -66,13 +66,13 @@ class Cluster:
         return cls(nodes, peers, invalid)
 
 
-@dataclass
+@record
 class Options:
     granularity: Granularity = Granularity.AUTO
     port: int = DEFAULT_PORT
 
 
-@dataclass
+@record
 class Output:
     stdout: str = ""
     stderr: str = ""
@@ -89,7 +89,7 @@ def determine_granularity(requested: Granularity, nodes: list[Node]) -> Granular
     return Granularity(nodes[0].granularity)
 
 
-@dataclass
+@record
 class _Mesh:
     nodes: dict[str, Node]
     peers: dict[str, Peer]

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from kgctl_py.mesh.ipnet import Address, ip_str, parse_ip
+from kgctl_py.record import record
 
 _DNS1123_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 _DNS1123_SUBDOMAIN = re.compile(rf"{_DNS1123_LABEL}(\.{_DNS1123_LABEL})*\Z")
@@ -16,7 +16,7 @@ def is_dns1123_subdomain(name: str) -> bool:
     return 0 < len(name) <= 253 and _DNS1123_SUBDOMAIN.match(name) is not None
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Endpoint:
     """An endpoint; ``dns`` wins over ``ip`` when printing, as in Kilo."""
 

@@ -10,7 +10,8 @@ others, so every address Kilo touches goes through this module.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+
+from kgctl_py.record import record
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -39,7 +40,7 @@ def ip_str(addr: Address) -> str:
     return str(to4(addr))
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class IPNet:
     """Go's ``net.IPNet``: an address (host bits kept) and a prefix.
 

@@ -8,11 +8,10 @@ empty exactly when ``Node.ready(now)`` holds; a Peer's when ``Peer.ready()``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from kgctl_py.mesh.cluster import Cluster, InvalidPeer
 from kgctl_py.mesh.key import ZERO_KEY
 from kgctl_py.mesh.model import READY_WINDOW_SECONDS, Node, Peer
+from kgctl_py.record import record
 
 
 def age_text(seconds: int) -> str:
@@ -73,7 +72,7 @@ def why_hidden(obj: Node | Peer | InvalidPeer, now: int) -> list[str]:
     return _peer_reasons(obj)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Member:
     """One listed Node or Peer and whether kgctl meshes it."""
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from enum import Enum
 
 from kgctl_py.mesh.endpoint import Endpoint
 from kgctl_py.mesh.ipnet import IPNet
 from kgctl_py.mesh.key import ZERO_KEY
+from kgctl_py.record import field, record
 
 # A node whose last-seen is this many seconds old or older is out of the mesh
 # (Kilo's check-in period of 30 s, twice).
@@ -42,7 +42,7 @@ class Granularity(str, Enum):
     AUTO = "auto"
 
 
-@dataclass
+@record
 class Node:
     name: str
     endpoint: Endpoint | None = None
@@ -74,7 +74,7 @@ class Node:
         )
 
 
-@dataclass
+@record
 class Peer:
     name: str
     allowed_ips: list[IPNet] = field(default_factory=list)

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from kgctl_py.mesh.ipnet import ip_str
 from kgctl_py.mesh.model import Peer
 from kgctl_py.mesh.topology import LOGICAL_PREFIX, Segment, Topology, _NilNet
+from kgctl_py.record import record
 
 # fdp draws the location boxes (circo and neato ignore clusters) and keeps each
 # location together.  The summary has no clusters: its boxes are pinned on a ring,
@@ -107,7 +107,7 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'s' * (count != 1)}"
 
 
-@dataclass
+@record
 class _Dot:
     lines: list[str]
 

@@ -12,13 +12,12 @@ via their nodes' private IPs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from kgctl_py.mesh.ipnet import Address, IPNet, ip_str, one_address
 from kgctl_py.mesh.topology import Segment, Topology, _NilNet
+from kgctl_py.record import record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Route:
     dst: str  # CIDR text, e.g. "10.42.1.0/24"
     gateway: str | None  # the next hop; None: straight onto the interface

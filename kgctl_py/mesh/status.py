@@ -6,16 +6,15 @@ same topology as ``graph``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from kgctl_py.mesh.cluster import Cluster, InvalidPeer, KgctlError, Options, topology_for_graph
 from kgctl_py.mesh.ipnet import ip_str
 from kgctl_py.mesh.membership import members
 from kgctl_py.mesh.model import Node, Peer, duration_seconds
 from kgctl_py.mesh.topology import NIL_NET, Topology
+from kgctl_py.record import field, record
 
 
-@dataclass
+@record
 class Row:
     name: str
     kind: str
@@ -36,7 +35,7 @@ class Row:
     reasons: list[str] = field(default_factory=list)
 
 
-@dataclass
+@record
 class Status:
     rows: list[Row]
     now: int

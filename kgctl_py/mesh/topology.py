@@ -11,12 +11,12 @@ allocated).
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, field
 
 from kgctl_py.mesh.endpoint import Endpoint
 from kgctl_py.mesh.ipnet import Address, IPNet, is_public, one_address
 from kgctl_py.mesh.key import key_str
 from kgctl_py.mesh.model import Granularity, Node, Peer
+from kgctl_py.record import field, record
 
 LOGICAL_PREFIX = "location:"
 NODE_PREFIX = "node:"
@@ -49,7 +49,7 @@ NIL_NET = _NilNet()
 AllowedIP = IPNet | _NilNet
 
 
-@dataclass
+@record
 class Segment:
     location: str
     allowed_ips: list[AllowedIP]
@@ -81,7 +81,7 @@ class Segment:
         return self.location.partition(":")[2]
 
 
-@dataclass
+@record
 class WireGuardPeer:
     """One ``[Peer]`` section."""
 
@@ -102,7 +102,7 @@ class WireGuardPeer:
         self.allowed_ips = unique
 
 
-@dataclass
+@record
 class Topology:
     location: str
     hostname: str

@@ -1,0 +1,140 @@
+"""``kgctl_py.record`` behaves as ``dataclasses.dataclass`` does, for the features
+the project uses: any field layout and any call give the same instance, or the
+same kind of error, from both."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kgctl_py import record as rec
+
+# A field: no default, a plain default, or a factory; and whether it is compared and shown.
+FIELD = st.tuples(st.sampled_from(["required", "default", "factory"]), st.booleans(), st.booleans())
+
+
+def _layout(kinds: list[tuple[str, bool, bool]]) -> list[tuple[str, bool, bool]]:
+    # Dataclasses refuse a required field after a defaulted one; so do records (tested below).
+    required = [k for k in kinds if k[0] == "required"]
+    return required + [k for k in kinds if k[0] != "required"]
+
+
+def _classes(kinds: list[tuple[str, bool, bool]], frozen: bool) -> tuple[type, type]:
+    made = []
+    for make, specify in ((dataclasses.dataclass, dataclasses.field), (rec.record, rec.field)):
+        ns: dict[str, Any] = {"__annotations__": {}}
+        for i, (kind, compare, shown) in enumerate(kinds):
+            name = f"f{i}"
+            ns["__annotations__"][name] = "Any"
+            if kind == "default":
+                ns[name] = specify(default=i * 10, compare=compare, repr=shown) if not (compare and shown) else i * 10
+            elif kind == "factory":
+                ns[name] = specify(default_factory=list, compare=compare, repr=shown)
+            elif not (compare and shown):
+                ns[name] = specify(compare=compare, repr=shown)
+        cls = type("R", (), ns)
+        made.append(make(frozen=frozen)(cls))
+    return made[0], made[1]
+
+
+def _outcome(cls: type, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[str, Any]:
+    try:
+        obj = cls(*args, **kwargs)
+    except TypeError:
+        return ("TypeError", None)
+    return ("ok", (vars(obj), repr(obj)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    kinds=st.lists(FIELD, max_size=6),
+    frozen=st.booleans(),
+    positional=st.integers(0, 8),
+    keywords=st.lists(st.integers(0, 8), max_size=6),
+    data=st.data(),
+)
+def test_any_layout_and_call_match_dataclasses(kinds, frozen, positional, keywords, data) -> None:
+    kinds = _layout(kinds)
+    dc, rc = _classes(kinds, frozen)
+    args = tuple(range(100, 100 + positional))
+    kwargs = {f"f{k}": -k for k in keywords}
+    assert _outcome(rc, args, kwargs) == _outcome(dc, args, kwargs)
+    ok, _ = _outcome(dc, args, kwargs)
+    if ok != "ok":
+        return
+    a, b = rc(*args, **kwargs), rc(*args, **kwargs)
+    assert (a == b) is True and (a != b) is False
+    assert (a == object()) is False
+    assert rec.fields(a) == tuple(f.name for f in dataclasses.fields(dc))
+    if kinds:
+        name = data.draw(st.sampled_from(rec.fields(a)))
+        changed = rec.replace(a, **{name: "new"})
+        assert getattr(changed, name) == "new" and getattr(a, name) != "new"
+        assert vars(changed) == vars(dataclasses.replace(dc(*args, **kwargs), **{name: "new"}))
+        compared = [n for n, (_, compare, _) in zip(rec.fields(a), kinds) if compare]
+        assert (changed == a) is (name not in compared)
+    if frozen:
+        assert hash(a) == hash(b) == hash(dc(*args, **kwargs))
+        with pytest.raises(AttributeError):
+            a.f0 = 1  # type: ignore[attr-defined]
+        with pytest.raises(AttributeError):
+            del a.f0  # type: ignore[attr-defined]
+    else:
+        with pytest.raises(TypeError):
+            hash(a)
+        if kinds:
+            a.f0 = "set"  # type: ignore[attr-defined]
+            assert a.f0 == "set"  # type: ignore[attr-defined]
+            assert (a != b) is kinds[0][1]  # unequal now only if f0 is compared
+
+
+def test_a_factory_gives_each_record_its_own_value() -> None:
+    @rec.record
+    class R:
+        items: list[int] = rec.field(default_factory=list)
+
+    a, b = R(), R()
+    a.items.append(1)
+    assert b.items == [] and a.items == [1]
+
+
+def test_a_required_field_after_a_default_is_refused_as_dataclasses_do() -> None:
+    with pytest.raises(TypeError, match="non-default argument 'b' follows default argument"):
+
+        @rec.record
+        class R:
+            a: int = 0
+            b: int  # type: ignore[misc]
+
+
+def test_a_subclass_keeps_its_bases_fields_and_methods() -> None:
+    @rec.record
+    class Base:
+        a: int
+        b: str = "x"
+
+    class Painted(Base):
+        def paint(self) -> str:
+            return self.b * self.a
+
+    @rec.record
+    class More(Base):
+        c: float = 1.5
+
+    p = Painted(2)
+    assert (p.paint(), repr(p), rec.fields(p)) == ("xx", f"{Painted.__qualname__}(a=2, b='x')", ("a", "b"))
+    assert rec.fields(More) == ("a", "b", "c") and More(1, "y", 2.0).c == 2.0
+    assert Base(1) != Painted(1)  # as dataclasses: other classes are never equal
+
+
+def test_class_attributes_hold_the_defaults_as_with_dataclasses() -> None:
+    @rec.record
+    class R:
+        a: int = 3
+        b: list[int] = rec.field(default_factory=list)
+
+    assert R.a == 3 and not hasattr(R, "b")
