@@ -5,17 +5,20 @@ and whether to colour, so tests choose instead of patching globals (as httpie's
 
 from __future__ import annotations
 
+import errno
+import io
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
 from typing import IO, TypeVar
+
+from kgctl_py.record import field, fields, record
 
 COLOR_CHOICES = ("auto", "always", "never")
 E = TypeVar("E", bound="Environment")
 
 
-@dataclass
+@record
 class Environment:
     stdout: IO[str] = field(default_factory=lambda: sys.stdout)
     stderr: IO[str] = field(default_factory=lambda: sys.stderr)
@@ -53,7 +56,7 @@ class Environment:
     @classmethod
     def of(cls: type[E], other: Environment) -> E:
         """The same streams and choices, seen through a subclass (e.g. doctor's renderer)."""
-        return cls(**{f.name: getattr(other, f.name) for f in fields(other)})
+        return cls(**{name: getattr(other, name) for name in fields(other)})
 
     def style(self, sgr: str, text: str) -> str:
         """``text`` in the ANSI style ``sgr`` (e.g. "31" for red) when colouring."""
@@ -87,3 +90,32 @@ def isatty(stream: IO[str]) -> bool:
         return stream.isatty()
     except (AttributeError, ValueError):
         return False
+
+
+class _Closed:
+    """Writes to a descriptor closed before the run (``kgctl-py >&-``) fail as
+    they do for coreutils, with EBADF, where Python would give us None."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: object) -> int:
+        raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+
+
+class ClosedTextStream(_Closed, io.TextIOBase):
+    def __init__(self) -> None:
+        self.buffer = ClosedBinaryStream()
+
+
+class ClosedBinaryStream(_Closed, io.RawIOBase):
+    pass
+
+
+def open_standard_streams() -> None:
+    """Give a run whose stdout or stderr was closed streams to fail on (stdout)
+    or to drop into (stderr: there is nowhere left to say anything)."""
+    if sys.stdout is None:
+        sys.stdout = ClosedTextStream()
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115  (the process's own stderr, for its life)

@@ -25,7 +25,7 @@ import tempfile
 from kgctl_py.errors import CliError, ExitCode
 
 # The path was fine but the write did not go through.
-WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EIO, errno.EFBIG, errno.EDQUOT})
+WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EIO, errno.EFBIG, errno.EDQUOT, errno.EBADF})
 
 
 def write_error(what: str, where: str, err: OSError) -> CliError:

@@ -10,15 +10,15 @@ import os
 import signal
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import click
 
 from kgctl_py import KGCTL_COMPAT_VERSION, __version__
-from kgctl_py.environment import Environment
+from kgctl_py.environment import Environment, open_standard_streams
 from kgctl_py.errors import CliError, ExitCode, exit_code_for
 from kgctl_py.kube import valid_timeout
+from kgctl_py.record import record
 
 GRANULARITIES = ("location", "full", "auto")
 DEFAULT_TIMEOUT = 30.0
@@ -42,7 +42,7 @@ class CompletingChoice(click.ParamType):
         return [CompletionItem(c) for c in self.choices if c.startswith(incomplete)]
 
 
-@dataclass
+@record
 class Settings:
     kubeconfig: str | None = None
     context: str | None = None
@@ -193,6 +193,7 @@ def cli() -> None:
 
 def main(argv: list[str] | None = None, prog_name: str = "kgctl-py", env: Environment | None = None) -> int:
     """Entry point: every failure ends as one line on stderr and an exit code, which is returned."""
+    open_standard_streams()
     env = env or Environment.detect()
     if COMPLETE_VAR in os.environ:  # a shell at TAB: answer with our completion classes, not click's
         from kgctl_py.cli import completion_cmd  # noqa: F401

@@ -176,7 +176,7 @@ def test_readme_says_how_to_read_the_man_page_in_a_checkout() -> None:
 
 def test_console_scripts_are_declared() -> None:
     scripts = {e.name: e.value for e in importlib.metadata.entry_points(group="console_scripts") if e.dist and e.dist.name == "kgctl-py"}
-    assert scripts == {"kgctl-py": "kgctl_py.cli:main", "kubectl-kilo": "kgctl_py.kubectl_plugin:main"}
+    assert scripts == {"kgctl-py": "kgctl_py.__main__:run", "kubectl-kilo": "kgctl_py.__main__:run_plugin"}
 
 
 def test_check_pages_and_readme_list_come_from_the_registry(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:

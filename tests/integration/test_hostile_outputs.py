@@ -150,6 +150,23 @@ def test_stdout_on_a_full_disk_is_one_line(command: list[str]) -> None:
     assert "No space left on device" in one_line(proc.stderr)
 
 
+@pytest.mark.parametrize("command", [["graph"], ["doctor", "--static-only"], ["showconf", "node", "ty1.k3s"], ["snapshot"], ["--version"], ["graph", "--help"]])
+def test_a_closed_stdout_is_one_line_like_coreutils(command: list[str]) -> None:
+    # `kgctl-py graph >&-`: Python starts with no sys.stdout at all.
+    proc = subprocess.run(["sh", "-c", 'exec "$@" >&-', "sh", EXE, "--snapshot", str(FIXTURE), *command], stderr=subprocess.PIPE, timeout=60, check=False)
+    assert proc.returncode == ExitCode.FAILURE
+    assert one_line(proc.stderr) == "kgctl-py: cannot write output: Bad file descriptor\n"
+
+
+@pytest.mark.parametrize(("command", "code"), [(["graph"], ExitCode.OK), (["showconf", "node", "no-such-node"], ExitCode.FAILURE)])
+def test_a_closed_stderr_keeps_the_output_and_the_exit_code(command: list[str], code: int) -> None:
+    proc = subprocess.run(["sh", "-c", 'exec "$@" 2>&-', "sh", EXE, "--snapshot", str(FIXTURE), *command], stdout=subprocess.PIPE, timeout=60, check=False)
+    assert proc.returncode == code
+    assert proc.stdout == (kgctl(*command).stdout if code == ExitCode.OK else b"")
+    if code == ExitCode.OK:
+        assert proc.stdout.startswith(b"digraph kilo {")
+
+
 @pytest.mark.parametrize("command", [["graph"], ["doctor", "--static-only"], ["snapshot"]])
 def test_a_closed_pipe_is_quiet_like_kubectl(command: list[str]) -> None:
     # kubectl (Go) dies of SIGPIPE when its reader goes away; so do we, silently.

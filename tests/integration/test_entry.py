@@ -1,0 +1,84 @@
+"""The console scripts' entry (``kgctl_py.__main__``) ends the process without
+the interpreter's teardown, yet keeps everything a normal exit gives: all the
+output, the exit code, the exit handlers, and other threads run to their end."""
+
+from __future__ import annotations
+
+import pathlib
+import subprocess
+import sys
+
+import doctor_fixtures as fx
+import pytest
+from kubeapi import KubeAPIServer
+
+BLOG = pathlib.Path(__file__).resolve().parents[1] / "compat" / "cases" / "a-blog-6node"
+
+# A module-level object whose finaliser runs only in the interpreter's teardown.
+_PROBE = """
+import atexit, sys, threading, time
+
+class Teardown:
+    def __del__(self):
+        sys.__stderr__.write("teardown ran\\n")
+
+probe = Teardown()
+atexit.register(lambda: sys.stdout.write("exit handler ran\\n"))
+if sys.argv[1] == "thread":
+    def late():
+        time.sleep(0.5)
+        sys.stdout.write("thread finished\\n")
+    threading.Thread(target=late).start()
+sys.argv = ["kgctl-py", *sys.argv[2:]]
+from kgctl_py.__main__ import run
+run()
+"""
+
+
+def _run(mode: str, *argv: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", _PROBE, mode, *argv], capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def kubeconfig(tmp_path_factory: pytest.TempPathFactory):
+    with KubeAPIServer.from_fixture(BLOG, tls=True, token="t0k") as srv:
+        yield srv.write_kubeconfig(tmp_path_factory.mktemp("entry") / "k", embed_certs=True)
+
+
+def test_a_run_skips_the_teardown_but_keeps_its_output_and_exit_handlers(kubeconfig: str) -> None:
+    plain = subprocess.run(["kgctl-py", "--kubeconfig", kubeconfig, "graph"], capture_output=True, text=True, timeout=60)
+    proc = _run("plain", "--kubeconfig", kubeconfig, "graph")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == plain.stdout + "exit handler ran\n"
+    assert plain.stdout.startswith("digraph kilo {") and plain.stdout.endswith("}\n\n")
+    assert "teardown ran" not in proc.stderr
+
+
+def test_a_failing_run_keeps_its_exit_code_and_message(kubeconfig: str) -> None:
+    proc = _run("plain", "--kubeconfig", kubeconfig, "showconf", "node", "no-such-node")
+    plain = subprocess.run(["kgctl-py", "--kubeconfig", kubeconfig, "showconf", "node", "no-such-node"], capture_output=True, text=True, timeout=60)
+    assert plain.returncode not in (0, None)
+    assert (proc.returncode, proc.stderr) == (plain.returncode, plain.stderr)
+    assert proc.stdout == "exit handler ran\n"
+
+
+def test_another_running_thread_gets_the_interpreters_own_exit(kubeconfig: str) -> None:
+    proc = _run("thread", "--kubeconfig", kubeconfig, "graph")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.endswith("}\n\nthread finished\nexit handler ran\n")
+    assert "teardown ran" in proc.stderr
+
+
+def test_a_large_output_through_a_pipe_arrives_whole(tmp_path: pathlib.Path) -> None:
+    with KubeAPIServer(fx.scaled(1000, locations=50), tls=True, token="t0k", captured_at=fx.CAPTURED_AT) as srv:
+        kubeconfig = srv.write_kubeconfig(tmp_path / "k", embed_certs=True)
+        got = subprocess.run(f"kgctl-py --kubeconfig {kubeconfig} graph | cat", shell=True, capture_output=True, text=True, timeout=120)
+        ref = subprocess.run(
+            [sys.executable, "-c", "import sys; from kgctl_py.cli import main; sys.exit(main())", "--kubeconfig", kubeconfig, "graph"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert ref.returncode == 0 and got.returncode == 0, got.stderr
+    assert len(got.stdout) > 100_000
+    assert got.stdout == ref.stdout
