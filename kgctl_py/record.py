@@ -147,15 +147,20 @@ def _build(cls: type[T], frozen: bool) -> type[T]:
             raise TypeError(f"{cls.__name__}: non-default argument {f.name!r} follows default argument")
         seen_default |= has_default
     cls.__record__ = _Spec(fields)  # type: ignore[attr-defined]
-    cls.__init__ = _init  # type: ignore[assignment,misc]
-    cls.__repr__ = _repr  # type: ignore[assignment,method-assign]
-    cls.__eq__ = _eq  # type: ignore[assignment,method-assign]
+    # As dataclasses: a method the class writes itself (a redacting __repr__) is kept.
+    own = cls.__dict__
+    explicit_hash = own.get("__hash__", None) is not None or ("__hash__" in own and "__eq__" not in own)
+    for name, method in (("__init__", _init), ("__repr__", _repr), ("__eq__", _eq)):
+        if name not in own:
+            setattr(cls, name, method)
     if frozen:
+        if "__setattr__" in own or "__delattr__" in own:
+            raise TypeError(f"{cls.__name__}: a frozen record cannot define __setattr__ or __delattr__")
         cls.__setattr__ = _frozen_setattr  # type: ignore[assignment,method-assign]
         cls.__delattr__ = _frozen_delattr  # type: ignore[assignment,method-assign]
-        cls.__hash__ = _hash  # type: ignore[assignment,method-assign]
-    else:
-        cls.__hash__ = None  # type: ignore[assignment]  # mutable and compared by value: unhashable
+    if not explicit_hash:
+        # Compared by value: hashable only when frozen.
+        cls.__hash__ = _hash if frozen else None  # type: ignore[assignment,method-assign]
     return cls
 
 
