@@ -9,12 +9,16 @@ resourceVersion=0 come from its watch cache, every other read pays an etcd cost
 
 With $KGCTL naming a kgctl binary, both run side by side (interleaved, so they
 share the machine's noise); otherwise kgctl's recorded medians in
-bench/baselines.json are the reference.  Also measures the floor: the interpreter
-alone and the interpreter importing click and ssl.  Exits 1 if a ratio misses its
+bench/baselines.json are the reference.  $KGCTL_PY_BEFORE may name another
+kgctl-py console script (an older install) to run interleaved too, for a
+before/after figure that this machine's drifting speed cannot skew.  Also
+measures the floor: the interpreter alone and the interpreter importing click
+and ssl.  Exits 1 if a ratio misses its
 target (6 nodes: at most 0.6x kgctl's wall time; 1000 nodes: no slower than kgctl).
 
     python3 bench/bench_cli.py [--runs 15] [--only SUBSTR] [--json FILE]
     KGCTL=/path/to/kgctl python3 bench/bench_cli.py
+    KGCTL_PY_BEFORE=/tmp/old-venv/bin/kgctl-py python3 bench/bench_cli.py
 """
 
 from __future__ import annotations
@@ -110,6 +114,7 @@ def main() -> int:
     args = parser.parse_args()
     baselines = json.loads((ROOT / "bench" / "baselines.json").read_text())
     exe, kgctl, env = kgctl_py(), os.environ.get("KGCTL") or None, child_env()
+    before = os.environ.get("KGCTL_PY_BEFORE") or None
     python = str(pathlib.Path(exe).with_name("python"))
     if not os.path.exists(python):
         python = sys.executable
@@ -124,7 +129,10 @@ def main() -> int:
         print(
             f"warning: the machine is loaded (a bare interpreter took {floor['python']['wall_ms']:.0f} ms, ~{QUIET_PYTHON_MS} ms quiet): ratios against recorded baselines mean little; set $KGCTL"
         )
-    print(f"{'scenario':38} {'wall':>8} {'CPU':>8} {'RSS':>7} {'kgctl wall':>11} {'kgctl CPU':>10} {'ratio':>6} {'target':>7}")
+    print(
+        f"{'scenario':38} {'wall':>8} {'CPU':>8} {'RSS':>7} {'kgctl wall':>11} {'kgctl CPU':>10} {'ratio':>6} {'target':>7}"
+        + (f" {'before wall':>12} {'before CPU':>11}" if before else "")
+    )
     rows, missed, servers = [], False, {}
     objects, meta = load_fixture(FIXTURE)
     shapes = {"blog": (objects, meta["capturedAt"]), "1000": (cluster(1000, 50, 100), NOW)}
@@ -143,6 +151,8 @@ def main() -> int:
                 commands = {"kgctl-py": [exe, "--kubeconfig", kcfg, *cmd]}
                 if kgctl:
                     commands["kgctl"] = [kgctl, "--kubeconfig", kcfg, *cmd]
+                if before:
+                    commands["before"] = [before, "--kubeconfig", kcfg, *cmd]
                 got = measure(commands, args.runs, env)
                 ours = got["kgctl-py"]
                 ref = got.get("kgctl") or {
@@ -156,9 +166,11 @@ def main() -> int:
                 missed |= not ok
                 rows.append(
                     {"scenario": name, "kgctl_py": ours, "kgctl": ref, "measured_kgctl": bool(kgctl), "ratio": round(ratio, 2), "target": target, "ok": ok}
+                    | ({"before": got["before"]} if before else {})
                 )
                 print(
                     f"{name:38} {ours['wall_ms']:6.0f}ms {ours['cpu_ms']:6.0f}ms {ours['rss_mib']:5.0f}MB {ref['wall_ms']:9.0f}ms {ref['cpu_ms']:8.0f}ms {ratio:6.2f} {'' if target is None else f'{target:.2f}x':>7}"
+                    + (f" {got['before']['wall_ms']:10.0f}ms {got['before']['cpu_ms']:9.0f}ms" if before else "")
                     + ("" if ok else "  MISSED")
                 )
     finally:
