@@ -210,16 +210,16 @@ def http_date(date: str) -> int | None:
 def _parse_snapshot_text(text: str, name: str) -> Any:
     stripped = text.lstrip()
     if stripped.startswith(("{", "[")):
-        from kgctl_py.kube.decode import loads_json
+        from kgctl_py.kube.decode import loads_json, value_problem
 
         try:
             return loads_json(text)
         except ValueError as err:
-            raise CliError(f"cannot read snapshot {name}: invalid JSON: {err}", ExitCode.USAGE) from None
+            raise CliError(f"cannot read snapshot {name}: invalid JSON: {value_problem(err)}", ExitCode.USAGE) from None
     import yaml
 
     from kgctl_py.kube import kubectl_yaml
-    from kgctl_py.kube.decode import TooDeep, check_depth
+    from kgctl_py.kube.decode import TooDeep, check_depth, value_problem
 
     try:
         # kubectl's YAML read fast; anything else, and every error, by PyYAML (libyaml's loader).
@@ -231,6 +231,8 @@ def _parse_snapshot_text(text: str, name: str) -> Any:
         where = f" at line {mark.line + 1}" if mark is not None else ""
         problem = getattr(err, "problem", None) or "not valid YAML"
         raise CliError(f"cannot read snapshot {name}: invalid YAML{where}: {problem}", ExitCode.USAGE) from None
+    except ValueError as err:  # a scalar PyYAML resolves but cannot build (2025-13-45, 5000 digits)
+        raise CliError(f"cannot read snapshot {name}: invalid YAML: {value_problem(err, yaml=True)}", ExitCode.USAGE) from None
 
 
 # A realistic 5000-node dump (K3s nodes with managedFields, 40 cached images,
