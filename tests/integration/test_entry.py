@@ -82,3 +82,19 @@ def test_a_large_output_through_a_pipe_arrives_whole(tmp_path: pathlib.Path) -> 
     assert ref.returncode == 0 and got.returncode == 0, got.stderr
     assert len(got.stdout) > 100_000
     assert got.stdout == ref.stdout
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--port", "abc", "graph"], "Invalid value for '--port': 'abc' is not a valid integer. See 'kgctl-py --help'."),
+        (["graph", "--no-such-flag"], "No such option '--no-such-flag'. See 'kgctl-py graph --help'."),
+        (["grph"], "No such command 'grph'. See 'kgctl-py --help'."),
+        (["showconf", "node"], "Missing argument 'NAME'. See 'kgctl-py showconf node --help'."),
+        (["completion", "tcsh"], "Invalid value for '{bash|zsh|fish}': 'tcsh' is not one of 'bash', 'zsh', 'fish'. See 'kgctl-py completion --help'."),
+    ],
+)
+def test_click_usage_errors_are_one_line(argv: list[str], expected: str) -> None:
+    """click's own show() prints the usage line, "Try --help" and a blank line too: four lines."""
+    proc = subprocess.run([sys.executable, "-m", "kgctl_py", *argv], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (2, "", expected + "\n")
