@@ -5,6 +5,8 @@ Both give the same ``ClusterObjects``; the core never knows which it got.
 
 from __future__ import annotations
 
+import errno
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -268,6 +270,8 @@ def read_snapshot(path: str, now: int | None = None) -> ClusterObjects:
     name = "<stdin>" if path == "-" else path
     try:
         if path == "-":
+            if sys.stdin is None:  # started with stdin closed (`<&-`): Python gives None, not a stream
+                raise OSError(errno.EBADF, os.strerror(errno.EBADF))
             raw = _read_bounded(sys.stdin.buffer, name)
         else:
             with open(path, "rb") as f:

@@ -70,6 +70,14 @@ def test_malformed_snapshot_on_stdin():
     assert err.startswith("cannot read snapshot <stdin>: invalid YAML at line ") and err.count("\n") == 1
 
 
+@pytest.mark.parametrize("command", ["graph", "snapshot"])
+def test_a_closed_stdin_is_one_line(command):
+    """`kgctl-py --snapshot - graph <&-`: Python's sys.stdin is None, not a stream."""
+    proc = subprocess.run(["sh", "-c", f'exec "$0" -m kgctl_py --snapshot - {command} <&-', sys.executable], capture_output=True, timeout=60)
+    assert proc.stderr == b"cannot read snapshot <stdin>: Bad file descriptor\n"
+    assert proc.returncode == 2 and proc.stdout == b""
+
+
 def test_lone_surrogates_become_replacement_characters(tmp_path):
     """JSON may escape half a UTF-16 pair; Go decodes it to U+FFFD and so must
     we, or printing the name would crash."""
