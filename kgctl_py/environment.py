@@ -5,6 +5,7 @@ and whether to colour, so tests choose instead of patching globals (as httpie's
 
 from __future__ import annotations
 
+import codecs
 import errno
 import io
 import os
@@ -119,3 +120,9 @@ def open_standard_streams() -> None:
         sys.stdout = ClosedTextStream()
     if sys.stderr is None:
         sys.stderr = open(os.devnull, "w")  # noqa: SIM115  (the process's own stderr, for its life)
+    for stream in (sys.stdout, sys.stderr):
+        # kgctl writes UTF-8 whatever the locale; a stream in ASCII or Latin-1
+        # (PYTHONIOENCODING, an old locale) would fail on a name or a doctor glyph.
+        encoding = getattr(stream, "encoding", None)
+        if isinstance(encoding, str) and codecs.lookup(encoding).name != "utf-8" and isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(encoding="utf-8")

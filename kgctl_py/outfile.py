@@ -50,6 +50,8 @@ def write_output(path: str, data: bytes, what: str, *, private: bool = False) ->
     ``private`` (a key): the file gets mode 0600, is never printed and never
     replaces an existing file; only a new regular file is written.
     """
+    if not path:  # else the directory it resolves to is named only by "Is a directory"
+        raise CliError(f"cannot write {what}: the path is empty; give a file or '-'", ExitCode.USAGE)
     if path == "-":
         if private:
             raise CliError(f"cannot write {what} to stdout: it is secret; give a file path", ExitCode.USAGE)
@@ -67,6 +69,9 @@ def write_output(path: str, data: bytes, what: str, *, private: bool = False) ->
         target = os.path.realpath(path)  # a (dangling) symlink: write its target, keep the link
     if st is not None and private:
         raise CliError(f"cannot write {what} {path}: it exists; it is read, never replaced", ExitCode.USAGE)
+    if st is not None and stat.S_ISREG(st.st_mode) and not os.access(target, os.W_OK):
+        # The rename needs only the directory: without this a read-only file would be replaced, where `>` fails.
+        raise write_error(what, path, PermissionError(errno.EACCES, os.strerror(errno.EACCES)))
     if st is None or stat.S_ISREG(st.st_mode):
         _replace(target, data, what, path, st, private)
     elif stat.S_ISFIFO(st.st_mode) or stat.S_ISCHR(st.st_mode):

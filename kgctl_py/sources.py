@@ -5,6 +5,8 @@ Both give the same ``ClusterObjects``; the core never knows which it got.
 
 from __future__ import annotations
 
+import errno
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -210,16 +212,16 @@ def http_date(date: str) -> int | None:
 def _parse_snapshot_text(text: str, name: str) -> Any:
     stripped = text.lstrip()
     if stripped.startswith(("{", "[")):
-        from kgctl_py.kube.decode import loads_json
+        from kgctl_py.kube.decode import loads_json, value_problem
 
         try:
             return loads_json(text)
         except ValueError as err:
-            raise CliError(f"cannot read snapshot {name}: invalid JSON: {err}", ExitCode.USAGE) from None
+            raise CliError(f"cannot read snapshot {name}: invalid JSON: {value_problem(err)}", ExitCode.USAGE) from None
     import yaml
 
     from kgctl_py.kube import kubectl_yaml
-    from kgctl_py.kube.decode import TooDeep, check_depth
+    from kgctl_py.kube.decode import TooDeep, check_depth, value_problem
 
     try:
         # kubectl's YAML read fast; anything else, and every error, by PyYAML (libyaml's loader).
@@ -231,6 +233,8 @@ def _parse_snapshot_text(text: str, name: str) -> Any:
         where = f" at line {mark.line + 1}" if mark is not None else ""
         problem = getattr(err, "problem", None) or "not valid YAML"
         raise CliError(f"cannot read snapshot {name}: invalid YAML{where}: {problem}", ExitCode.USAGE) from None
+    except ValueError as err:  # a scalar PyYAML resolves but cannot build (2025-13-45, 5000 digits)
+        raise CliError(f"cannot read snapshot {name}: invalid YAML: {value_problem(err, yaml=True)}", ExitCode.USAGE) from None
 
 
 # A realistic 5000-node dump (K3s nodes with managedFields, 40 cached images,
@@ -266,6 +270,8 @@ def read_snapshot(path: str, now: int | None = None) -> ClusterObjects:
     name = "<stdin>" if path == "-" else path
     try:
         if path == "-":
+            if sys.stdin is None:  # started with stdin closed (`<&-`): Python gives None, not a stream
+                raise OSError(errno.EBADF, os.strerror(errno.EBADF))
             raw = _read_bounded(sys.stdin.buffer, name)
         else:
             with open(path, "rb") as f:

@@ -203,6 +203,11 @@ def main(argv: list[str] | None = None, prog_name: str = "kgctl-py", env: Enviro
         signal.signal(signal.SIGTERM, _interrupt)
     try:
         code = cli.main(args=argv, prog_name=prog_name, standalone_mode=False, obj=env)
+    except click.UsageError as err:
+        # One line like every other error: click's show() adds the usage line and "Try --help".
+        see = f" See '{err.ctx.command_path} --help'." if err.ctx is not None else ""
+        click.echo(" ".join(err.format_message().split()) + see, file=env.stderr)
+        code = ExitCode.USAGE
     except click.ClickException as err:
         err.show(env.stderr)
         code = ExitCode.USAGE

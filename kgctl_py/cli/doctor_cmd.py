@@ -142,7 +142,7 @@ def doctor(
         full_matrix=full_matrix,
     )
     for path in (junit_file, report_path):
-        if path:
+        if path is not None:  # an empty one too: refused, not skipped in silence
             outputs.check_writable(path)  # before creating pods, not after
     env = Env.of(environment(ctx))
     if quiet:

@@ -99,6 +99,11 @@ def _keepalive_problem(value: int) -> str:
     return ""
 
 
+def _flag_number(text: str) -> int | None:
+    """kg's unsigned flag value: ASCII digits only, as Go's strconv reads them ("²".isdigit() holds, int() fails)."""
+    return ann.parse_go_int64(text) if text.isascii() and text.isdigit() else None
+
+
 def kilo_keepalive(inp: StaticInput) -> list[Finding]:
     out = []
     for obj, node in zip(inp.node_objs, inp.nodes):
@@ -343,7 +348,7 @@ def kilo_agent(inp: StaticInput) -> list[Finding]:
             )
         )
     port_text = found.port or str(agent.DEFAULT_PORT)
-    port = int(port_text) if port_text.isdigit() else None
+    port = _flag_number(port_text)
     if port is None or not 1 <= port <= 65535:
         out.append(Finding(F, subject, f"--port {port_text!r} is not a UDP port: kg does not start", "cluster", hint=edit))
     elif port != inp.port:
@@ -373,9 +378,10 @@ def kilo_agent(inp: StaticInput) -> list[Finding]:
                 )
             )
     mtu_text = found.mtu or str(agent.DEFAULT_MTU)
-    if not mtu_text.isdigit() or not 576 <= int(mtu_text) <= 65535:
+    mtu = _flag_number(mtu_text)
+    if mtu is None or not 576 <= mtu <= 65535:
         out.append(Finding(F, subject, f"--mtu {mtu_text!r} is not a usable MTU", "cluster", hint=edit))
-    elif int(mtu_text) > agent.DEFAULT_MTU:
+    elif mtu > agent.DEFAULT_MTU:
         out.append(
             Finding(
                 W,

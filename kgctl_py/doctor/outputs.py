@@ -3,6 +3,7 @@ a script still gets when the run could not start."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import stat
@@ -16,6 +17,8 @@ def check_writable(path: str) -> str:
     A report is a file to attach to a ticket: only a regular file or a new path
     in an existing directory (a FIFO would block the run at its very end).
     """
+    if not path:
+        raise CliError("cannot write a report to an empty path; give a file", ExitCode.USAGE)
     target = os.path.realpath(path)
     try:
         st = os.stat(target)
@@ -25,6 +28,8 @@ def check_writable(path: str) -> str:
         raise CliError(f"cannot write {path}: {err.strerror}", ExitCode.USAGE) from None
     if st is not None and not stat.S_ISREG(st.st_mode):
         raise CliError(f"cannot write {path}: not a regular file (doctor writes reports only to regular files)", ExitCode.USAGE)
+    if st is not None and not os.access(target, os.W_OK):
+        raise CliError(f"cannot write {path}: {os.strerror(errno.EACCES)}", ExitCode.USAGE)  # a read-only file is not replaced
     directory = os.path.dirname(target) or "."
     if not os.path.isdir(directory):
         raise CliError(f"cannot write {path}: directory {os.path.dirname(path) or '.'} does not exist", ExitCode.USAGE)

@@ -66,6 +66,19 @@ def check_depth(doc: Any, limit: int = MAX_DEPTH) -> Any:
     return doc
 
 
+# int()'s own bound on decimal text (Python's default), which json and PyYAML meet.
+MAX_DIGITS = 4300
+NUMBER_TOO_LONG = f"a number has more than {MAX_DIGITS} digits"
+
+
+def value_problem(err: ValueError, yaml: bool = False) -> str:
+    """A decoder's ValueError in the user's words: ``int()``'s for thousands of digits,
+    and (``yaml``) PyYAML's constructors' for an unquoted date that does not exist."""
+    if "integer string conversion" in str(err) or str(err) == NUMBER_TOO_LONG:
+        return NUMBER_TOO_LONG
+    return f"a date that does not exist ({err})" if yaml else str(err)
+
+
 def loads_json(data: str | bytes) -> Any:
     """``json.loads``, bounded; raises ValueError (TooDeep included) on bad input."""
     try:

@@ -100,6 +100,10 @@ def _pyyaml(rest: BinaryIO | None, path: str, head: bytes) -> Any:
         mark = getattr(err, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
         raise CliError(f"failed to create Kubernetes config: kubeconfig {path} is not valid YAML{where}", ExitCode.USAGE) from None
+    except ValueError as err:  # a scalar PyYAML resolves but cannot build (2025-13-45, 5000 digits)
+        from kgctl_py.kube.decode import value_problem
+
+        raise CliError(f"failed to create Kubernetes config: kubeconfig {path} is not valid YAML: {value_problem(err, yaml=True)}", ExitCode.USAGE) from None
 
 
 class _Chain:

@@ -25,9 +25,24 @@ from typing import Any
 
 import yaml
 
+from kgctl_py.kube.decode import MAX_DIGITS, NUMBER_TOO_LONG
 from kgctl_py.kube.fastyaml import Unsupported
 
-_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_LOADER: Any = type("_Loader", (getattr(yaml, "CSafeLoader", yaml.SafeLoader),), {})
+
+
+def _bounded_int(loader: Any, node: Any) -> int:
+    """PyYAML's int, refused past MAX_DIGITS as int() refuses decimal text: its 0x, 0o
+    and 1:20 forms skip that bound (1:20:... costs quadratic time), and no str() prints what they build."""
+    if len(node.value) > MAX_DIGITS:
+        raise ValueError(NUMBER_TOO_LONG)
+    value: int = yaml.constructor.SafeConstructor.construct_yaml_int(loader, node)
+    if value.bit_length() > MAX_DIGITS * 3.32:  # log2(10) bits per digit
+        raise ValueError(NUMBER_TOO_LONG)
+    return value
+
+
+_LOADER.add_constructor("tag:yaml.org,2002:int", _bounded_int)
 
 
 class _Whole(Exception):

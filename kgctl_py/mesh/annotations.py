@@ -61,6 +61,8 @@ def parse_go_int64(text: str) -> int | None:
     body = text[1:] if text[:1] in "+-" else text
     if not body or not body.isascii() or not body.isdigit():
         return None
+    if len(body.lstrip("0")) > 19:
+        return None  # beyond int64, and int() of thousands of digits raises
     value = int(text)
     if not -(1 << 63) <= value <= INT64_MAX:
         return None

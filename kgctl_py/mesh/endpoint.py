@@ -62,8 +62,8 @@ def parse_endpoint(text: str) -> Endpoint | None:
     if parts is None:
         return None
     host, port_text = parts
-    if not port_text.isascii() or not port_text.isdigit():
-        return None
+    if not port_text.isascii() or not port_text.isdigit() or len(port_text.lstrip("0")) > 5:
+        return None  # not a port, and int() of thousands of digits raises
     port = int(port_text)
     if not 1 <= port <= 65535:
         return None

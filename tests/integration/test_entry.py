@@ -4,6 +4,7 @@ output, the exit code, the exit handlers, and other threads run to their end."""
 
 from __future__ import annotations
 
+import os
 import pathlib
 import subprocess
 import sys
@@ -82,3 +83,42 @@ def test_a_large_output_through_a_pipe_arrives_whole(tmp_path: pathlib.Path) -> 
     assert ref.returncode == 0 and got.returncode == 0, got.stderr
     assert len(got.stdout) > 100_000
     assert got.stdout == ref.stdout
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--port", "abc", "graph"], "Invalid value for '--port': 'abc' is not a valid integer. See 'kgctl-py --help'."),
+        (["graph", "--no-such-flag"], "No such option '--no-such-flag'. See 'kgctl-py graph --help'."),
+        (["grph"], "No such command 'grph'. See 'kgctl-py --help'."),
+        (["showconf", "node"], "Missing argument 'NAME'. See 'kgctl-py showconf node --help'."),
+        (["completion", "tcsh"], "Invalid value for '{bash|zsh|fish}': 'tcsh' is not one of 'bash', 'zsh', 'fish'. See 'kgctl-py completion --help'."),
+    ],
+)
+def test_click_usage_errors_are_one_line(argv: list[str], expected: str) -> None:
+    """click's own show() prints the usage line, "Try --help" and a blank line too: four lines."""
+    proc = subprocess.run([sys.executable, "-m", "kgctl_py", *argv], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (2, "", expected + "\n")
+
+
+@pytest.mark.parametrize("encoding", ["ascii", "latin-1"])
+@pytest.mark.parametrize("command", [["status"], ["doctor", "--static-only"], ["showconf", "node", "nœud"]])
+def test_output_is_utf8_whatever_the_streams_encoding(tmp_path: pathlib.Path, encoding: str, command: list[str]) -> None:
+    """kgctl writes UTF-8 bytes whatever the locale; an ASCII stdout made status and doctor crash on a name or a glyph."""
+    import json
+
+    import yaml
+
+    doc = yaml.safe_load((BLOG / "cluster.yaml").read_text())
+    doc["items"][0]["metadata"]["annotations"]["kilo.squat.ai/location"] = "雲"
+    doc["items"][-1]["metadata"]["name"] = "téléphone"
+    snap = tmp_path / "snap.json"
+    snap.write_text(json.dumps(doc))
+    env = {**os.environ, "PYTHONIOENCODING": encoding}
+    proc = subprocess.run([sys.executable, "-m", "kgctl_py", "--snapshot", str(snap), *command], capture_output=True, env=env, timeout=60)
+    assert b"Traceback" not in proc.stderr, proc.stderr.decode()
+    if command[0] == "showconf":
+        assert proc.returncode == 1 and proc.stderr.decode("utf-8") == 'did not find any node named "nœud" in the cluster\n'
+    else:
+        assert proc.returncode == 0, proc.stderr
+        assert "雲" in proc.stdout.decode("utf-8") or "✔" in proc.stdout.decode("utf-8")

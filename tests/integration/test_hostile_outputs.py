@@ -135,6 +135,39 @@ def test_bad_paths_are_one_line_usage_errors(tmp_path: Path, writer: str, case: 
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 
 
+@pytest.mark.parametrize("writer", [*sorted(WRITERS), "doctor --report", "doctor --junit-file"])
+def test_a_read_only_file_is_not_replaced(writer: str) -> None:
+    """The rename needs only a writable directory; `>` on a file mode 0444 fails, so must we."""
+    import tempfile
+
+    if shutil.which("setpriv") is None:
+        pytest.fail("setpriv (util-linux) is needed: root ignores modes, so run as nobody")
+    nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    # Not under tmp_path: pytest makes its parents 0700, and nobody would fail at the stat.
+    with tempfile.TemporaryDirectory(dir="/tmp") as where:
+        directory = Path(where)
+        directory.chmod(0o777)
+        path = directory / "old.out"
+        path.write_bytes(b"old")
+        path.chmod(0o444)
+        os.chown(path, 65534, 65534)
+        assert subprocess.run([*nobody, "test", "-w", str(directory)]).returncode == 0
+        argv = WRITERS[writer] if writer in WRITERS else ["doctor", "--static-only", "-q", writer.split()[1]]
+        proc = kgctl(*argv, str(path), pre=nobody)
+        assert proc.returncode == ExitCode.USAGE, proc.stderr
+        what = {"snapshot": "snapshot ", "graph dot": "graph ", "graph svg": "graph "}.get(writer, "")
+        assert one_line(proc.stderr) == f"cannot write {what}{path}: Permission denied\n"
+        assert path.read_bytes() == b"old" and sorted(p.name for p in directory.iterdir()) == ["old.out"]
+
+
+@pytest.mark.parametrize("writer", [*sorted(WRITERS), "doctor --report", "doctor --junit-file"])
+def test_an_empty_path_is_refused_by_name(writer: str) -> None:
+    argv = WRITERS[writer] if writer in WRITERS else ["doctor", "--static-only", "-q", writer.split()[1]]
+    proc = kgctl(*argv, "")
+    assert proc.returncode == ExitCode.USAGE, proc.stderr
+    assert "empty" in one_line(proc.stderr) and "Is a directory" not in proc.stderr.decode()
+
+
 def test_a_new_file_gets_the_umask_mode(tmp_path: Path) -> None:
     path = tmp_path / "new.yaml"
     proc = subprocess.run(["sh", "-c", f'umask 027 && exec "$0" --snapshot {FIXTURE} snapshot -o {path}', EXE], capture_output=True, timeout=60)

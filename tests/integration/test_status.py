@@ -138,6 +138,20 @@ def test_wide_and_yaml(tmp_path):
     assert doc["kind"] == "StatusList" and len(doc["items"]) == 5
 
 
+@pytest.mark.parametrize("fmt", ["table", "wide"])
+def test_control_characters_in_a_table_are_shown_not_obeyed(tmp_path, fmt):
+    """An annotation's ESC would drive the terminal (retitle it, clear the screen), a line break split the row."""
+    doc = fx.healthy()
+    node = next(i for i in doc["items"] if i["kind"] == "Node")
+    node["metadata"]["annotations"]["kilo.squat.ai/location"] = "evil\x1b]0;pwned\x07\x1b[2J\nrow\u202e"
+    res = run(["status", "-o", fmt, "--snapshot", _write(tmp_path, doc)])
+    assert res.code == 0, res.stderr
+    text = res.stdout.decode()
+    assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text
+    assert len(text.splitlines()) == 1 + len(doc["items"]) - sum(i["kind"] in ("Pod", "DaemonSet") for i in doc["items"])
+    assert "evil\\x1b]0;pwned\\a\\x1b[2J\\nrow\\u202e" in text
+
+
 def test_unknown_name_and_bad_format(tmp_path):
     res = run(["status", "nope", "--snapshot", str(fx.HERE / "healthy.yaml")])
     assert res.code == 1 and res.stdout == b""

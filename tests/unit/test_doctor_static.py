@@ -98,6 +98,16 @@ def _related(case, cid):
     return (case["name"], cid) in pairs
 
 
+@pytest.mark.parametrize("flag", ["--port", "--mtu"])
+def test_agent_flags_of_thousands_of_digits_are_not_numbers(flag):
+    """int() refuses more than 4300 digits; kg refuses the flag (out of range)."""
+    args = [f"{flag}={'1' * 5000}", "--service-cidr=10.43.0.0/16"]
+    case = {"daemonsets": {"kilo": {"spec": {"template": {"spec": {"containers": [{"name": "kilo", "image": "squat/kilo:0.6.0", "args": args}]}}}}}}
+    findings = mesh_checks.kilo_agent(_input(fx.apply_case(fx.healthy(), case)))
+    assert [f.status for f in findings] == [Status.FAIL]
+    assert "is not a UDP port" in findings[0].detail or "is not a usable MTU" in findings[0].detail
+
+
 @pytest.mark.parametrize("case", fx.cases(), ids=lambda c: c["name"])
 def test_no_check_is_worse_than_its_severity(case):
     inp = _input(fx.apply_case(fx.healthy(), case))

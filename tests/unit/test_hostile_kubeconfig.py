@@ -71,3 +71,16 @@ def test_credentials_in_the_server_url_are_never_printed(tmp_path):
     path.write_text(yaml.safe_dump(cfg({"server": f"http://admin:{SECRET}@[::1"})))
     rc, out, err = run(str(path))
     assert rc == 2 and SECRET not in err and "invalid server URL 'http://[::1'" in err
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [("1" * 5000, "a number has more than 4300 digits"), ("2025-13-45", "a date that does not exist (month must be in 1..12)")],
+)
+def test_a_scalar_pyyaml_cannot_build(tmp_path, value, problem):
+    """PyYAML raises ValueError, not YAMLError, for these unquoted scalars."""
+    path = tmp_path / "kubeconfig"
+    path.write_text(yaml.safe_dump(cfg()) + f"preferences: {{x: {value}}}\n")
+    rc, out, err = run(str(path))
+    assert err == f"failed to create Kubernetes config: kubeconfig {path} is not valid YAML: {problem}\n"
+    assert rc == 2 and out == ""

@@ -36,6 +36,12 @@ CASES = {
     "blank.yaml": (b"\n  \n\t\n", "the file is empty"),
     "two-docs.yaml": (b"kind: List\n---\nkind: List\n", "invalid YAML at line 2: "),
     "python-tag.yaml": (b"!!python/object/apply:os.system ['true']\n", "invalid YAML at line 1: could not determine a constructor"),
+    "huge-int.yaml": (b"kind: List\nitems:\n- kind: Node\n  x: " + b"1" * 5000 + b"\n", "invalid YAML: a number has more than 4300 digits"),
+    "huge-hex.yaml": (b"kind: List\nitems:\n- kind: Node\n  x: 0x" + b"f" * 4000 + b"\n", "invalid YAML: a number has more than 4300 digits"),
+    # PyYAML builds a base-60 1:1:1... in quadratic time: these 3 MB took a minute.
+    "huge-base60.yaml": (b"kind: List\nitems:\n- kind: Node\n  x: " + b"1:" * 1_500_000 + b"1\n", "invalid YAML: a number has more than 4300 digits"),
+    "huge-int.json": (b'{"kind": "List", "items": [{"kind": "Node", "x": ' + b"1" * 5000 + b"}]}", "invalid JSON: a number has more than 4300 digits"),
+    "no-such-date.yaml": (b"kind: List\nitems:\n- kind: Node\n  x: 2025-13-45\n", "invalid YAML: a date that does not exist (month must be in 1..12)"),
     "a-directory": (None, "Is a directory"),
     "missing.yaml": (None, "No such file or directory"),
 }
@@ -62,6 +68,14 @@ def test_malformed_snapshot_on_stdin():
     rc, out, err = run_cli("--snapshot", "-", "graph", stdin=b"kind: List\nitems: [\n")
     assert rc == 2 and out == ""
     assert err.startswith("cannot read snapshot <stdin>: invalid YAML at line ") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("command", ["graph", "snapshot"])
+def test_a_closed_stdin_is_one_line(command):
+    """`kgctl-py --snapshot - graph <&-`: Python's sys.stdin is None, not a stream."""
+    proc = subprocess.run(["sh", "-c", f'exec "$0" -m kgctl_py --snapshot - {command} <&-', sys.executable], capture_output=True, timeout=60)
+    assert proc.stderr == b"cannot read snapshot <stdin>: Bad file descriptor\n"
+    assert proc.returncode == 2 and proc.stdout == b""
 
 
 def test_lone_surrogates_become_replacement_characters(tmp_path):
@@ -93,6 +107,33 @@ def test_objects_of_the_wrong_shape_are_skipped(tmp_path):
     # The one Node has no name or annotations: not ready, so kgctl's own error.
     assert err == "failed to determine granularity: mesh granularity auto is not supported\n"
     assert rc == 1 and out == ""
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        "kgctl-py.squat.ai/captured-at",
+        "kilo.squat.ai/last-seen",
+        "kilo.squat.ai/persistent-keepalive",
+        "kilo.squat.ai/force-endpoint",
+    ],
+)
+def test_thousands_of_digits_in_an_annotation_are_garbage_not_a_crash(tmp_path, where):
+    """int() refuses more than 4300 digits; Go's ParseInt says out of range, and so must we."""
+    import yaml
+
+    doc = yaml.safe_load(GOOD)
+    digits = "0" * 10 + "1" * 5000
+    if where.startswith("kgctl-py"):
+        doc["metadata"] = {"annotations": {where: digits}}
+    else:
+        doc["items"][0]["metadata"]["annotations"][where] = f"203.0.113.21:{digits}" if where.endswith("endpoint") else digits
+    path = tmp_path / "digits.json"
+    path.write_text(json.dumps(doc))
+    for command in (["graph"], ["showconf", "node", "ali1.k3s"], ["status"], ["doctor", "--static-only", "-q"]):
+        rc, out, err = run_cli("--snapshot", str(path), "--now", "1760000000", *command)
+        assert "Traceback" not in err and rc in (0, 1), (command, err)
+        assert out or err.count("\n") == 1, (command, err)  # ali1 with a garbage last-seen is not ready
 
 
 @pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom"])
