@@ -38,6 +38,11 @@ GET_MARK = "#kgctl-py get"
 LINKS_MARK = "#kgctl-py links"
 
 
+def _decimal(text: str) -> bool:
+    # A pod's output is not trusted: "²".isdigit() holds, and int() then fails.
+    return text.isascii() and text.isdigit()
+
+
 def received(outcome: ExecOutcome) -> bool:
     """At least one echo came back (busybox or iputils statistics line)."""
     m = _RECEIVED.search(outcome.stdout)
@@ -84,7 +89,7 @@ def node_script(iface: str, target: str | None) -> str:
 
 def parse_node(text: str) -> NodeMtu:
     lines = text.splitlines()
-    kilo = int(lines[0]) if lines and lines[0].strip().isdigit() else None
+    kilo = int(lines[0]) if lines and _decimal(lines[0].strip()) else None
     dev = ""
     links: dict[str, int] = {}
     section = ""
@@ -99,7 +104,7 @@ def parse_node(text: str) -> NodeMtu:
         elif section == LINKS_MARK:
             path, _, value = line.rpartition(":")
             parts = path.split("/")
-            if len(parts) >= 2 and value.strip().isdigit():
+            if len(parts) >= 2 and _decimal(value.strip()):
                 links[parts[-2]] = int(value.strip())
     return NodeMtu(kilo, dev, links.get(dev))
 
@@ -120,7 +125,7 @@ def culprit(failing: list[tuple[str, str]], pairs: list[tuple[str, str]]) -> str
 
 def _mtu_value(outcome: ExecOutcome) -> int | None:
     text = outcome.stdout.strip()
-    return int(text) if outcome.ok and text.isdigit() else None
+    return int(text) if outcome.ok and _decimal(text) else None
 
 
 def _kilo_mtus(ctx: LiveContext) -> tuple[dict[str, NodeMtu], list[Finding]]:

@@ -46,7 +46,7 @@ def parse(targets: list[str], exit_code: int | None, stdout: str, stderr: str, e
     lines: dict[str, tuple[int, str]] = {}
     for line in stdout.splitlines():
         parts = line.split(" ", 3)
-        if len(parts) >= 3 and parts[0] == TAG and parts[2].isdigit():
+        if len(parts) >= 3 and parts[0] == TAG and parts[2].isascii() and parts[2].isdigit():
             lines[parts[1]] = (int(parts[2]), parts[3].replace("|", "\n") if len(parts) > 3 else "")
     out = {}
     why = (stderr or "\n".join(line for line in stdout.splitlines() if not line.startswith(TAG))).strip().splitlines()

@@ -104,7 +104,7 @@ def parse(text: str) -> NodeRoutes:
         else:
             path, _, value = line.rpartition(":")
             iface = path.rsplit("/", 2)[-2] if path.count("/") >= 2 else ""
-            if iface and value.strip().isdigit():
+            if iface and value.strip().isascii() and value.strip().isdigit():
                 rp[iface] = int(value.strip())
     return NodeRoutes(table, gets, rp)
 

@@ -33,7 +33,7 @@ def parse_dump(text: str) -> LiveInterface:
     if lines:
         head = lines[0].split("\t")
         # private-key, public-key, listen-port, fwmark: keep only the port.
-        if len(head) >= 3 and head[2].isdigit():
+        if len(head) >= 3 and head[2].isascii() and head[2].isdigit():
             iface.listen_port = int(head[2])
     for line in lines[1:]:
         cols = line.split("\t")
@@ -41,7 +41,7 @@ def parse_dump(text: str) -> LiveInterface:
             continue
         key, _psk, endpoint, allowed, handshake = cols[:5]
         ips = [] if allowed in ("(none)", "") else allowed.split(",")
-        iface.peers[key] = LivePeer(key, "" if endpoint == "(none)" else endpoint, ips, int(handshake) if handshake.isdigit() else 0)
+        iface.peers[key] = LivePeer(key, "" if endpoint == "(none)" else endpoint, ips, int(handshake) if handshake.isascii() and handshake.isdigit() else 0)
     return iface
 
 
@@ -63,7 +63,7 @@ def parse_showconf(text: str) -> LiveInterface:
             continue
         name, value = name.strip().lower(), value.strip()
         if section == "interface":
-            if name == "listenport" and value.isdigit():
+            if name == "listenport" and value.isascii() and value.isdigit():
                 iface.listen_port = int(value)
             # PrivateKey is deliberately not kept.
         elif section == "peer":

@@ -315,3 +315,17 @@ def test_kilo_metrics_judge() -> None:
     assert problems[0] == "kilo_nodes = 6, kgctl-py counts 5 ready"
     assert "kilo_leader = 1, but kgctl-py's topology makes it not the leader" in problems[1]
     assert X.judge({}, {}, 1, 0, False) == ["kilo_nodes is missing", "kilo_peers is missing", "kilo_leader is missing"]
+
+
+from kgctl_py.doctor import probe as P  # noqa: E402
+
+
+def test_pod_output_with_non_ascii_digits_is_garbage_not_a_crash() -> None:
+    # A pod's output is not trusted: "²".isdigit() holds and int() then raises; Arabic-Indic digits int() would read.
+    for odd in ("²", "٥١٨٢٠"):
+        assert M.parse_node(f"{odd}\n#kgctl-py links\n/sys/class/net/eth1/mtu:{odd}\n") == M.NodeMtu(None, "", None)
+        assert R.parse(f"#kgctl-py rp_filter\n/proc/sys/net/ipv4/conf/eth0/rp_filter:{odd}\n").rp_filter == {}
+        assert P.parse(["10.4.0.1"], 0, f"kgctl-ping 10.4.0.1 {odd} out\n", "")["10.4.0.1"].status.value == "unknown"
+        iface = W.parse_dump(f"priv\tpub\t{odd}\toff\nkey\t(none)\t(none)\t10.4.0.1/32\t{odd}\t0\t0\toff\n")
+        assert iface.listen_port is None and [p.latest_handshake for p in iface.peers.values()] == [0]
+        assert W.parse_showconf(f"[Interface]\nListenPort = {odd}\n").listen_port is None
