@@ -10,6 +10,7 @@ import signal
 import stat
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -106,7 +107,7 @@ def test_character_devices_and_dash_are_written_straight(writer: str) -> None:
 
 @pytest.mark.parametrize("writer", sorted(WRITERS))
 @pytest.mark.parametrize("case", ["directory", "missing-dir", "through-a-file", "loop", "read-only-dir"])
-def test_bad_paths_are_one_line_usage_errors(tmp_path: Path, writer: str, case: str) -> None:
+def test_bad_paths_are_one_line_usage_errors(tmp_path: Path, writer: str, case: str, request: pytest.FixtureRequest) -> None:
     pre: list[str] = []
     if case == "directory":
         path = tmp_path
@@ -123,15 +124,20 @@ def test_bad_paths_are_one_line_usage_errors(tmp_path: Path, writer: str, case: 
         # EACCES: root ignores modes, so run as nobody.
         if shutil.which("setpriv") is None:
             pytest.fail("setpriv (util-linux) is needed for the EACCES case")
+        # pytest's own parents of tmp_path are 0700: nobody could not even reach the directory.
+        tmp_path = Path(tempfile.mkdtemp(dir="/tmp"))
+        request.addfinalizer(lambda: shutil.rmtree(tmp_path, ignore_errors=True))
+        tmp_path.chmod(0o755)
         locked = tmp_path / "locked"
         locked.mkdir(mode=0o755)
-        tmp_path.chmod(0o755)
         path = locked / "x.out"
         pre = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
     before = sorted(p.name for p in tmp_path.iterdir())
     proc = kgctl(*WRITERS[writer], str(path), pre=pre)
     assert proc.returncode == ExitCode.USAGE, proc.stderr
     assert one_line(proc.stderr).startswith(f"cannot write {'snapshot' if writer == 'snapshot' else 'graph'} {path}: ")
+    if case == "read-only-dir":
+        assert proc.stderr.decode().endswith(": Permission denied\n") and list(locked.iterdir()) == []
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 
 
