@@ -68,7 +68,13 @@ DOCTOR_FORMATS = ("table", "json", "short", "junit")
 @click.option("-q", "--quiet", is_flag=True, help="No progress line on stderr.")
 @click.option("--wg-interface", default="kilo0", show_default=True, metavar="NAME", help="Kilo's WireGuard interface on the nodes.")
 @click.option("--from-host", is_flag=True, help="Also ping every node's WireGuard IP and endpoint from this machine (host.ping).")
-@click.option("--explain", metavar="ID", default=None, help="Print the page of one check (what it checks, why it matters, how to fix it) and exit.")
+@click.option(
+    "--explain",
+    metavar="ID",
+    default=None,
+    help="Print the page of a check (what it checks, why it matters, how to fix it) and exit; a glob prints each match's.",
+)
+@click.option("--list-checks", is_flag=True, help="List every check (id, category, severity, title) in the order doctor runs them, and exit.")
 @click.option(
     "--api-port",
     type=click.IntRange(1, 65535),
@@ -97,6 +103,7 @@ def doctor(
     wg_interface: str,
     from_host: bool,
     explain: str | None,
+    list_checks: bool,
     api_port: int,
     junit_file: str | None,
     report_path: str | None,
@@ -108,13 +115,24 @@ def doctor(
     failed, 2 for usage errors, 3/4/5 when the API server is unreachable,
     refuses us or answers with an error, 130 when interrupted.
     """
-    if explain is not None:
-        from kgctl_py.doctor import explain as pages
-        from kgctl_py.doctor.registry import BY_ID
+    if explain is not None or list_checks:
+        import fnmatch
 
-        if explain not in BY_ID:
-            raise CliError(f"no check {explain!r}; known checks: {', '.join(BY_ID)}", ExitCode.USAGE)
-        click.echo(pages.page(BY_ID[explain]), nl=False)
+        from kgctl_py.doctor import explain as pages
+        from kgctl_py.doctor.registry import CHECKS
+        from kgctl_py.doctor.runner import no_such_check
+
+        if list_checks:
+            from tabulate import tabulate  # type: ignore[import-untyped]
+
+            rows = [(c.id, c.category, c.severity.value, c.title) for c in CHECKS]
+            click.echo(tabulate(rows, headers=("ID", "CATEGORY", "SEVERITY", "TITLE"), tablefmt="plain", disable_numparse=True))
+            return
+        assert explain is not None
+        chosen = [c for c in CHECKS if fnmatch.fnmatchcase(c.id, explain)]
+        if not chosen:
+            raise no_such_check(explain, [c.id for c in CHECKS])
+        click.echo("\n".join(pages.page(c) for c in chosen), nl=False)
         return
     if fmt not in DOCTOR_FORMATS:
         raise CliError(f"output format {fmt} unknown; possible values are: {', '.join(DOCTOR_FORMATS)}", ExitCode.USAGE)

@@ -49,7 +49,8 @@ def index(checks: list[Check]) -> str:
         "# kgctl-py doctor checks\n\n"
         f"`kgctl-py doctor` runs the {len(checks)} checks below, in this order. Each has a stable id,\n"
         "a category, a severity (the worst status it reports for a problem), and a page\n"
-        "here, also printed by `kgctl-py doctor --explain ID`. Select with `--check ID` /\n"
+        "here, also printed by `kgctl-py doctor --explain ID` (a glob prints several);\n"
+        "`kgctl-py doctor --list-checks` lists them. Select with `--check ID` /\n"
         "`--skip ID` (globs, repeatable, e.g. `--check 'kilo.*'`); `--static-only` runs only\n"
         "the checks that read objects. On `--snapshot` the live checks are skipped.\n\n"
         "This page and the check pages are generated from the registry\n"
@@ -66,6 +67,7 @@ def summary_by_category(checks: list[Check]) -> str:
     head = (
         f"Its {len(checks)} checks are declared as data (`kgctl_py/doctor/registry.py`), each with a\n"
         "stable id, a category, a severity, a hint with the fix, and a page that\n"
-        "`kgctl-py doctor --explain ID` prints (also in [docs/checks/](docs/checks/README.md)):\n\n"
+        "`kgctl-py doctor --explain ID` prints (also in [docs/checks/](docs/checks/README.md));\n"
+        "`kgctl-py doctor --list-checks` lists them with their severities:\n\n"
     )
     return head + "".join(f"* **{category}**: {', '.join(ids)};\n" for category, ids in groups.items())

@@ -27,9 +27,18 @@ def select(checks: list[Check], wanted: tuple[str, ...], skipped: tuple[str, ...
     ids = [c.id for c in checks]
     for pattern in (*wanted, *skipped):
         if not fnmatch.filter(ids, pattern):
-            raise CliError(f"no check matches {pattern!r}; known checks: {', '.join(ids)}", ExitCode.USAGE)
+            raise no_such_check(pattern, ids)
     chosen = [c for c in checks if not wanted or any(fnmatch.fnmatchcase(c.id, p) for p in wanted)]
     return [c for c in chosen if not any(fnmatch.fnmatchcase(c.id, p) for p in skipped)]
+
+
+def no_such_check(pattern: str, ids: list[str]) -> CliError:
+    """A --check, --skip or --explain that names no check: the closest id, and where the list is."""
+    import difflib
+
+    close = difflib.get_close_matches(pattern, ids, n=1, cutoff=0.6)
+    guess = f" (did you mean {close[0]!r}?)" if close else ""
+    return CliError(f"no check matches {pattern!r}{guess}; list them with: kgctl-py doctor --list-checks", ExitCode.USAGE)
 
 
 def kilo_pods(pods: list[dict[str, Any]]) -> list[dict[str, Any]]:
