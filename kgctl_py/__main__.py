@@ -9,8 +9,8 @@ A run is short, and two of the interpreter's defaults cost it about 15 ms of
   of every 700, so a long ``connect`` still frees its cycles.
 - Freeing every module and object at exit. Once the output is flushed and the
   exit handlers have run, nothing is left to do, so the process ends there, as
-  mypy's does. Should another thread still run, the interpreter's own exit joins
-  it as usual.
+  mypy's does. Should another thread still run, or a profiler or debugger watch,
+  the interpreter's own exit runs as usual.
 
 ``main()`` functions stay plain and return their code, for tests and callers.
 """
@@ -32,7 +32,8 @@ def _exit(code: object) -> NoReturn:
 
     others = [t for t in threading.enumerate() if t is not threading.current_thread() and not t.daemon]
     run_exit_handlers = getattr(atexit, "_run_exitfuncs", None)  # CPython's; elsewhere, the plain exit
-    if others or run_exit_handlers is None:
+    # Under a profiler or debugger (cProfile, pdb, trace), it writes its results after we return.
+    if others or run_exit_handlers is None or sys.getprofile() is not None or sys.gettrace() is not None:
         sys.exit(status)
     run_exit_handlers()  # it clears them too: a fallback below does not run them twice
     try:

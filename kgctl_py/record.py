@@ -12,8 +12,9 @@ semantics this project uses: positional or keyword arguments, defaults,
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, overload
 
 if TYPE_CHECKING:
     from typing_extensions import dataclass_transform
@@ -96,6 +97,7 @@ def _init(self: Any, *args: Any, **kwargs: Any) -> None:
     self.__dict__.update(values)
 
 
+@reprlib.recursive_repr()
 def _repr(self: Any) -> str:
     spec: _Spec = type(self).__record__
     return f"{type(self).__qualname__}({', '.join(f'{n}={getattr(self, n)!r}' for n in spec.shown)})"
@@ -116,29 +118,65 @@ def _hash(self: Any) -> int:
 
 
 def _frozen_setattr(self: Any, name: str, value: Any) -> None:
-    raise FrozenRecordError(f"cannot assign to field {name!r} of a frozen {type(self).__name__}")
+    # As dataclasses: an undecorated subclass may still set attributes of its own.
+    if "__record__" in type(self).__dict__ or name in type(self).__record__.known:
+        raise FrozenRecordError(f"cannot assign to field {name!r} of a frozen {type(self).__name__}")
+    object.__setattr__(self, name, value)
 
 
 def _frozen_delattr(self: Any, name: str) -> None:
-    raise FrozenRecordError(f"cannot delete field {name!r} of a frozen {type(self).__name__}")
+    if "__record__" in type(self).__dict__ or name in type(self).__record__.known:
+        raise FrozenRecordError(f"cannot delete field {name!r} of a frozen {type(self).__name__}")
+    object.__delattr__(self, name)
+
+
+def _own_annotations(cls: type) -> dict[str, Any]:
+    own = cls.__dict__.get("__annotations__")
+    if own is None and "__annotate__" in cls.__dict__:  # Python 3.14+, without the __future__ import
+        own = cls.__annotations__
+    return dict(own or {})
+
+
+def _is_classvar(annotation: Any) -> bool:
+    if isinstance(annotation, str):
+        return annotation.startswith(("ClassVar", "typing.ClassVar"))
+    return annotation is ClassVar or getattr(annotation, "__origin__", None) is ClassVar
 
 
 def _build(cls: type[T], frozen: bool) -> type[T]:
+    # What dataclasses refuse, records refuse too, rather than behave differently.
+    if "__post_init__" in cls.__dict__:
+        raise TypeError(f"{cls.__name__}: records do not call __post_init__")
     inherited: dict[str, Field] = {}
     for base in reversed(cls.__mro__[1:]):
-        for f in getattr(base, "__record__", _EMPTY).fields:
+        spec = getattr(base, "__record__", None)
+        if spec is None:
+            continue
+        if base.__dict__.get("__setattr__") is _frozen_setattr and not frozen:
+            raise TypeError(f"{cls.__name__}: a mutable record cannot inherit from the frozen {base.__name__}")
+        if frozen and "__record__" in base.__dict__ and base.__dict__.get("__setattr__") is not _frozen_setattr:
+            raise TypeError(f"{cls.__name__}: a frozen record cannot inherit from the mutable {base.__name__}")
+        for f in spec.fields:
             inherited[f.name] = f
-    for name in cls.__dict__.get("__annotations__", {}):
+    for name, annotation in _own_annotations(cls).items():
+        if _is_classvar(annotation):
+            continue
         value = cls.__dict__.get(name, _NO_DEFAULT)
         f = value if isinstance(value, Field) else Field(default=value)
         f.name = name
+        if f.default is not _NO_DEFAULT and f.factory is not None:
+            raise ValueError(f"{cls.__name__}.{name}: give a default or a default_factory, not both")
+        if isinstance(f.default, (list, dict, set)):
+            raise ValueError(f"{cls.__name__}.{name}: a mutable default is shared by every record; use field(default_factory=...)")
         if isinstance(value, Field):
             if f.default is _NO_DEFAULT:
                 delattr(cls, name)
             else:
                 setattr(cls, name, f.default)
-        inherited.pop(name, None)
-        inherited[name] = f
+        inherited[name] = f  # a redefined field keeps its base's place, as with dataclasses
+    for name, value in cls.__dict__.items():
+        if isinstance(value, Field) and name not in inherited:
+            raise TypeError(f"{cls.__name__}.{name}: a field() needs an annotation")
     fields = list(inherited.values())
     seen_default = False
     for f in fields:
@@ -153,6 +191,8 @@ def _build(cls: type[T], frozen: bool) -> type[T]:
     for name, method in (("__init__", _init), ("__repr__", _repr), ("__eq__", _eq)):
         if name not in own:
             setattr(cls, name, method)
+    if "__match_args__" not in own:
+        setattr(cls, "__match_args__", tuple(f.name for f in fields))  # noqa: B010  (mypy refuses the attribute)
     if frozen:
         if "__setattr__" in own or "__delattr__" in own:
             raise TypeError(f"{cls.__name__}: a frozen record cannot define __setattr__ or __delattr__")

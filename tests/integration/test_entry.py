@@ -40,6 +40,12 @@ def _run(mode: str, *argv: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-c", _PROBE, mode, *argv], capture_output=True, text=True, timeout=60)
 
 
+def _plain(*argv: str) -> subprocess.CompletedProcess[str]:
+    """The same command ended the interpreter's usual way."""
+    code = "import sys; from kgctl_py.cli import main; sys.exit(main())"
+    return subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=120)
+
+
 @pytest.fixture(scope="module")
 def kubeconfig(tmp_path_factory: pytest.TempPathFactory):
     with KubeAPIServer.from_fixture(BLOG, tls=True, token="t0k") as srv:
@@ -47,7 +53,7 @@ def kubeconfig(tmp_path_factory: pytest.TempPathFactory):
 
 
 def test_a_run_skips_the_teardown_but_keeps_its_output_and_exit_handlers(kubeconfig: str) -> None:
-    plain = subprocess.run(["kgctl-py", "--kubeconfig", kubeconfig, "graph"], capture_output=True, text=True, timeout=60)
+    plain = _plain("--kubeconfig", kubeconfig, "graph")
     proc = _run("plain", "--kubeconfig", kubeconfig, "graph")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == plain.stdout + "exit handler ran\n"
@@ -57,7 +63,7 @@ def test_a_run_skips_the_teardown_but_keeps_its_output_and_exit_handlers(kubecon
 
 def test_a_failing_run_keeps_its_exit_code_and_message(kubeconfig: str) -> None:
     proc = _run("plain", "--kubeconfig", kubeconfig, "showconf", "node", "no-such-node")
-    plain = subprocess.run(["kgctl-py", "--kubeconfig", kubeconfig, "showconf", "node", "no-such-node"], capture_output=True, text=True, timeout=60)
+    plain = _plain("--kubeconfig", kubeconfig, "showconf", "node", "no-such-node")
     assert plain.returncode not in (0, None)
     assert (proc.returncode, proc.stderr) == (plain.returncode, plain.stderr)
     assert proc.stdout == "exit handler ran\n"
@@ -122,3 +128,16 @@ def test_output_is_utf8_whatever_the_streams_encoding(tmp_path: pathlib.Path, en
     else:
         assert proc.returncode == 0, proc.stderr
         assert "雲" in proc.stdout.decode("utf-8") or "✔" in proc.stdout.decode("utf-8")
+
+
+def test_a_profiler_still_gets_to_write_its_results(kubeconfig: str, tmp_path: pathlib.Path) -> None:
+    stats = tmp_path / "run.prof"
+    entry = "import sys; sys.argv[0] = 'kgctl-py'; from kgctl_py.__main__ import run; run()"
+    script = tmp_path / "entry.py"
+    script.write_text(entry + "\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "cProfile", "-o", str(stats), str(script), "--kubeconfig", kubeconfig, "graph"], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("digraph kilo {")
+    assert stats.stat().st_size > 0

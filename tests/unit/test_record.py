@@ -5,7 +5,7 @@ same kind of error, from both."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from hypothesis import given, settings
@@ -175,3 +175,97 @@ def test_methods_the_class_writes_itself_are_kept_as_with_dataclasses() -> None:
             a: int
 
             def __setattr__(self, name: str, value: object) -> None: ...
+
+
+def test_a_redefined_field_keeps_its_place_and_a_classvar_is_no_field() -> None:
+    made = []
+    for make in (dataclasses.dataclass, rec.record):
+
+        @make
+        class Base:
+            a: int = 1
+            b: str = "x"
+
+        @make
+        class Sub(Base):
+            a: int = 2
+            LIMIT: ClassVar[int] = 128
+
+        made.append(Sub)
+    dc, rc = made
+    assert repr(rc(5)).endswith("Sub(a=5, b='x')") and repr(rc(5)).split(".")[-1] == repr(dc(5)).split(".")[-1]
+    assert rc.__match_args__ == dc.__match_args__ == ("a", "b")
+    assert rc.LIMIT == 128 and rec.fields(rc) == ("a", "b")
+
+
+def test_a_record_matches_positionally_as_a_dataclass_does() -> None:
+    @rec.record(frozen=True)
+    class Net:
+        ip: str
+        ones: int
+
+    match Net("10.0.0.0", 8):
+        case Net(ip, ones):
+            assert (ip, ones) == ("10.0.0.0", 8)
+        case _:
+            pytest.fail("no match")
+
+
+def _declare(make: str, body: str, frozen_base: bool | None, frozen: bool) -> None:
+    """Declare class R (on a Base, frozen or not) with ``make`` ("rec.record" or "dataclasses.dataclass")."""
+    ns: dict[str, Any] = {"rec": rec, "dataclasses": dataclasses}
+    base = ""
+    if frozen_base is not None:
+        exec(f"@{make}(frozen={frozen_base})\nclass Base:\n    z: int = 0\n", ns)
+        base = "(Base)"
+    field = "rec.field" if make == "rec.record" else "dataclasses.field"
+    lines = body.replace("FIELD", field).splitlines()
+    exec(f"@{make}(frozen={frozen})\nclass R{base}:\n" + "".join(f"    {line}\n" for line in lines), ns)
+
+
+@pytest.mark.parametrize(
+    ("body", "frozen_base", "frozen", "error", "dataclasses_too"),
+    [
+        # dataclasses call __post_init__; records refuse it rather than skip it.
+        ("a: int = 0\ndef __post_init__(self): pass", None, False, TypeError, False),
+        ("a = FIELD(default=1)", None, False, TypeError, True),
+        ("a: list = []", None, False, ValueError, True),
+        ("a: int = FIELD(default=1, default_factory=int)", None, False, ValueError, True),
+        ("a: int = 1", True, False, TypeError, True),
+        ("a: int = 1", False, True, TypeError, True),
+    ],
+    ids=["post-init", "no-annotation", "mutable-default", "default-and-factory", "mutable-from-frozen", "frozen-from-mutable"],
+)
+def test_what_dataclasses_refuse_records_refuse(body: str, frozen_base: bool | None, frozen: bool, error: type[Exception], dataclasses_too: bool) -> None:
+    with pytest.raises(error):
+        _declare("rec.record", body, frozen_base, frozen)
+    if dataclasses_too:
+        with pytest.raises(error):
+            _declare("dataclasses.dataclass", body, frozen_base, frozen)
+    else:
+        _declare("dataclasses.dataclass", body, frozen_base, frozen)
+
+
+def test_an_undecorated_subclass_of_a_frozen_record_keeps_its_own_attributes() -> None:
+    @rec.record(frozen=True)
+    class Frozen:
+        a: int
+
+    class Cached(Frozen):
+        pass
+
+    c = Cached(1)
+    c.note = "mine"  # type: ignore[attr-defined]
+    assert c.note == "mine"  # type: ignore[attr-defined]
+    with pytest.raises(AttributeError):
+        c.a = 2  # type: ignore[misc]
+
+
+def test_a_record_that_holds_itself_has_a_repr() -> None:
+    @rec.record
+    class Loop:
+        other: object = None
+
+    loop = Loop()
+    loop.other = loop
+    assert repr(loop).endswith("Loop(other=...)")
