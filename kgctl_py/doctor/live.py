@@ -205,7 +205,8 @@ def judge_handshakes(live: wg.LiveInterface, expected_keys: list[str], names: di
 def _wg_failed(ctx: LiveContext, outcome: ExecOutcome) -> str:
     if outcome.error:
         return outcome.error
-    text = (outcome.stderr or outcome.stdout).strip().splitlines()
+    # Only wg's stderr: its stdout (showconf's, dump's first line) holds the interface's private key.
+    text = outcome.stderr.strip().splitlines()
     why = text[-1] if text else f"exit code {outcome.exit_code}"
     return f"wg failed: {why} (is the interface called {ctx.opts.wg_interface}? see --wg-interface)"
 

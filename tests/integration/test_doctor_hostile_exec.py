@@ -65,3 +65,21 @@ def test_a_pod_printing_garbage_round_trip_times_is_no_traceback_and_valid_json(
     doc = json.loads(proc.stdout, parse_constant=lambda name: (_ for _ in ()).throw(ValueError(name)))
     ping = next(c for cat in doc["categories"] for c in cat["checks"] if c["id"] == "pod.ping")
     assert all(v is None for row in ping["data"]["rttMs"] for v in row)
+
+
+def test_wg_failing_after_printing_the_private_key_does_not_show_it():
+    # wg killed (or failing) after its first lines, nothing on stderr: the last line it printed holds the key.
+    def answer(node: str, command: list[str]) -> ExecResult | None:
+        if command[:2] == ["wg", "showconf"]:
+            return ExecResult(f"[Interface]\nListenPort = 51820\nPrivateKey = {PRIVATE_KEY}\n".encode(), b"", 137)
+        if command[:2] == ["wg", "show"]:
+            return ExecResult(f"{PRIVATE_KEY}\tpub\t51820\toff\n".encode(), b"", 1)
+        return None
+
+    with DoctorServer(nodes=nodes(answer)) as ds:
+        for fmt in ("table", "json"):
+            proc = doctor(ds, "-o", fmt, "--check", "wireguard.*")
+            assert proc.returncode == 1, proc.stderr
+            assert PRIVATE_KEY not in proc.stdout + proc.stderr
+    drift = findings(proc, "wireguard.drift")
+    assert drift and all(f["status"] == "fail" and f["detail"].startswith("wg failed: exit code 137") for f in drift), drift
