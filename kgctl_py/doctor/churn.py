@@ -69,7 +69,7 @@ def check(ctx: LiveContext) -> Waiting:
     for leader in sorted(targets):
         outcome = second.get(leader, first[leader])  # no second read: nothing could move
         if not outcome.ok:
-            out.append(Finding(Status.FAIL, leader, _wg_failed(ctx, outcome), hint=_wg_hint(ctx, leader)))
+            out.append(Finding(Status.FAIL, leader, _wg_failed(ctx, outcome), hint=_wg_hint(ctx, leader, outcome)))
             continue
         before, after = parse_endpoints(first[leader].stdout), parse_endpoints(outcome.stdout)
         moved = judge_churn(before, after, names)

@@ -10,8 +10,9 @@ import subprocess
 from collections.abc import Callable
 
 import doctor_fixtures as fx
+import pytest
 from doctor_fixtures.live import DoctorServer, Nodes, wg_outputs
-from kubeapi import ExecResult
+from kubeapi import ExecResult, Fault
 
 Answer = Callable[[str, list[str]], ExecResult | None]
 PRIVATE_KEY = "SECRETSECRETSECRETSECRETSECRETSECRETSECRET="
@@ -83,3 +84,21 @@ def test_wg_failing_after_printing_the_private_key_does_not_show_it():
             assert PRIVATE_KEY not in proc.stdout + proc.stderr
     drift = findings(proc, "wireguard.drift")
     assert drift and all(f["status"] == "fail" and f["detail"].startswith("wg failed: exit code 137") for f in drift), drift
+
+
+@pytest.mark.parametrize("code", [403, 404])
+def test_an_exec_the_api_server_refuses_is_named_not_blamed_on_the_node(code):
+    # SelfSubjectAccessReview allows exec; the exec itself is refused (a webhook, a pod deleted mid-run).
+    with DoctorServer(nodes=nodes(lambda node, command: None)) as ds:
+        ds.srv.inject(Fault(path=r"/exec$", status=code))
+        proc = doctor(ds, "-o", "json", "--check", "node.ip-forward", "--check", "wireguard.handshake", "--check", "kilo.metrics")
+    assert proc.returncode == 1 and proc.stderr == "", proc.stderr
+    doc = json.loads(proc.stdout)
+    assert "content-type" not in proc.stdout and "'date'" not in proc.stdout  # the refused upgrade's headers
+    for check in ("node.ip-forward", "wireguard.handshake", "kilo.metrics"):
+        for f in findings(proc, check):
+            assert f["status"] == "fail" and f"Handshake status {code}" in f["detail"] and f"injected fault: HTTP {code}" in f["detail"], f
+            # Not a fix for the node: what was read is nothing.
+            assert f["hint"].startswith("the exec failed, so nothing is known of the node yet; try it by hand: kubectl "), f
+            assert "sysctl" not in f["hint"] and "--wg-interface" not in f["hint"] and "--listen" not in f["hint"]
+    assert doc["summary"]["fail"] == 3
