@@ -102,3 +102,23 @@ def test_an_exec_the_api_server_refuses_is_named_not_blamed_on_the_node(code):
             assert f["hint"].startswith("the exec failed, so nothing is known of the node yet; try it by hand: kubectl "), f
             assert "sysctl" not in f["hint"] and "--wg-interface" not in f["hint"] and "--listen" not in f["hint"]
     assert doc["summary"]["fail"] == 3
+
+
+def test_a_moving_peer_no_node_has_is_not_annotated_as_a_node():
+    # A key on the interface that no Node or Peer has is named by its first characters: no node to annotate.
+    reads: dict[str, int] = {}
+
+    def answer(node: str, command: list[str]) -> ExecResult | None:
+        if command[:2] == ["wg", "show"] and command[-1] == "endpoints":
+            reads[node] = reads.get(node, 0) + 1
+            return ExecResult(f"c3RyYW5nZXJzdHJhbmdlcnN0cmFuZ2Vyc3RyYW5nZXI=\t203.0.113.9:{40000 + reads[node]}\n".encode())
+        return None
+
+    with DoctorServer(nodes=nodes(answer)) as ds:
+        proc = doctor(ds, "-o", "json", "--check", "wireguard.endpoint")
+    assert proc.returncode == 1, proc.stderr
+    found = findings(proc, "wireguard.endpoint")
+    assert found and all(f["detail"].startswith("c3RyYW5n… moved from 203.0.113.9:40001 to 203.0.113.9:40002") for f in found), found
+    for f in found:
+        assert "annotate node" not in f["hint"] and "…" not in f["hint"], f["hint"]
+        assert f["hint"].endswith(f"-n kube-system delete pod kilo-{f['node']}"), f["hint"]
