@@ -122,3 +122,21 @@ def test_a_moving_peer_no_node_has_is_not_annotated_as_a_node():
     for f in found:
         assert "annotate node" not in f["hint"] and "…" not in f["hint"], f["hint"]
         assert f["hint"].endswith(f"-n kube-system delete pod kilo-{f['node']}"), f["hint"]
+
+
+def test_control_characters_a_pod_prints_are_shown_not_obeyed():
+    # A wg error with ESC sequences would retitle the terminal and clear it, U+202E reverse the row.
+    def answer(node: str, command: list[str]) -> ExecResult | None:
+        if command[:2] == ["wg", "show"]:
+            return ExecResult(b"", "\x1b]0;pwned\x07\x1b[2Jevil\u202erow\n".encode(), 1)
+        return None
+
+    with DoctorServer(nodes=nodes(answer)) as ds:
+        proc = doctor(ds, "--check", "wireguard.handshake")
+        assert proc.returncode == 1, proc.stderr
+        assert not [c for c in proc.stdout if not c.isprintable() and c != "\n"], repr(proc.stdout)
+        assert proc.stdout.count("wg failed: \\x1b]0;pwned\\a\\x1b[2Jevil\\u202erow") == 3
+        # -o json keeps the text as the pod wrote it: the consumer escapes it.
+        doc = json.loads(doctor(ds, "-o", "json", "--check", "wireguard.handshake").stdout)
+    details = [f["detail"] for c in doc["categories"][0]["checks"] for f in c["findings"]]
+    assert details and all("\x1b]0;pwned" in d for d in details)
