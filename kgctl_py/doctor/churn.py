@@ -37,7 +37,13 @@ def judge_churn(first: dict[str, str], second: dict[str, str], names: dict[str, 
     return moved
 
 
-def _fix(ctx: LiveContext, peer: str) -> str:
+def _fix(ctx: LiveContext, peer: str, leader: str, known: bool) -> str:
+    if not known:  # only its key's first characters: no Node or Peer to annotate
+        md = (ctx.kilo_pods().get(leader) or {}).get("metadata") or {}
+        return (
+            f"no Node or Peer has this key, so it is not Kilo's peer (see wireguard.drift); "
+            f"restart {leader}'s Kilo pod to reset its interface: {ctx.kubectl} -n {md.get('namespace', ctx.opts.kilo_namespace)} delete pod {md.get('name', 'KILO-POD')}"
+        )
     if peer.startswith("peer "):
         name = peer.split(" ", 1)[1]
         return (
@@ -46,7 +52,7 @@ def _fix(ctx: LiveContext, peer: str) -> str:
         )
     return (
         f"keep the NAT mapping alive: {ctx.kubectl} annotate node {peer} --overwrite kilo.squat.ai/persistent-keepalive=25"
-        f"; or pin a stable public address: {ctx.kubectl} annotate node {peer} --overwrite kilo.squat.ai/force-endpoint=<public IP>:51820"
+        f"; or pin a stable public address: {ctx.kubectl} annotate node {peer} --overwrite kilo.squat.ai/force-endpoint=<public IP>:{ctx.static.port}"
     )
 
 
@@ -69,13 +75,13 @@ def check(ctx: LiveContext) -> Waiting:
     for leader in sorted(targets):
         outcome = second.get(leader, first[leader])  # no second read: nothing could move
         if not outcome.ok:
-            out.append(Finding(Status.FAIL, leader, _wg_failed(ctx, outcome), hint=_wg_hint(ctx, leader)))
+            out.append(Finding(Status.FAIL, leader, _wg_failed(ctx, outcome), hint=_wg_hint(ctx, leader, outcome)))
             continue
         before, after = parse_endpoints(first[leader].stdout), parse_endpoints(outcome.stdout)
         moved = judge_churn(before, after, names)
         if moved:
             detail = "; ".join(f"{name} moved from {a} to {b} within {seconds} s (NAT churn)" for name, a, b in moved)
-            out.append(Finding(Status.FAIL, leader, detail, hint=_fix(ctx, moved[0][0])))
+            out.append(Finding(Status.FAIL, leader, detail, hint=_fix(ctx, moved[0][0], leader, moved[0][0] in names.values())))
         else:
             watched = f"stable over {seconds} s" if leader in second else "none set yet, so none can move"
             out.append(Finding(Status.PASS, leader, f"{len(after)} peer endpoint(s) {watched}"))

@@ -173,6 +173,27 @@ class Session:
             self._tmpdir = None
 
 
+# websocket-client's refused upgrade: "Handshake status 403 Forbidden -+-+- {headers} -+-+- body".
+_HANDSHAKE_SEPARATOR = " -+-+- "
+
+
+def _handshake_refused(reason: str) -> str:
+    """The status line and the Status's message of a refused exec upgrade, without the
+    response headers (a proxy's Set-Cookie, its tracing IDs) that follow them."""
+    if _HANDSHAKE_SEPARATOR not in reason:
+        return reason
+    parts = reason.split(_HANDSHAKE_SEPARATOR)
+    head, body = parts[0].strip(), parts[-1].strip() if len(parts) >= 3 else ""
+    import json
+
+    try:
+        status = json.loads(body) if body else None
+    except (ValueError, RecursionError):
+        status = None
+    message = status.get("message") if isinstance(status, dict) else None
+    return f"{head}: {str(message).strip()[:300]}" if message and str(message).strip() else head
+
+
 def _exit_code(text: str) -> tuple[int | None, str]:
     """The exit code from the exec's status channel, or why there is none."""
     import json
@@ -197,6 +218,7 @@ def _exit_code(text: str) -> tuple[int | None, str]:
 def _exec_error(err: Exception) -> str:
     reason = getattr(err, "reason", None) or str(err) or type(err).__name__
     reason = str(reason).strip().splitlines()[0] if str(reason).strip() else type(err).__name__
+    reason = _handshake_refused(reason)
     if "403" in reason or "Forbidden" in reason:
         return f"exec forbidden: {reason}"
     return f"exec failed: {reason}"

@@ -4,6 +4,7 @@ hands the text to a pure judge (``judge_*``, ``wg``, ``ping``)."""
 from __future__ import annotations
 
 import secrets
+import shlex
 import signal
 import sys
 import threading
@@ -87,6 +88,13 @@ def _exec_on(ctx: LiveContext, targets: dict[str, dict[str, Any]], command: list
     return {names[i]: r for i, r in results.items()}
 
 
+def exec_hint(ctx: LiveContext, pod: dict[str, Any], command: list[str]) -> str:
+    """For an exec that could not run: nothing is known of the node yet, so no fix, only the exec to try."""
+    md = pod.get("metadata") or {}
+    where = f"{ctx.kubectl} -n {md.get('namespace', ctx.opts.kilo_namespace)} exec {md.get('name', 'KILO-POD')}"
+    return f"the exec failed, so nothing is known of the node yet; try it by hand: {where} -- {shlex.join(command)}"
+
+
 def _kilo_exec_precheck(ctx: LiveContext) -> tuple[dict[str, dict[str, Any]], list[Finding]]:
     if ctx.static.pods_problem:
         return {}, [Finding(Status.FAIL, "cluster", ctx.static.pods_problem, "cluster")]
@@ -121,18 +129,21 @@ def ip_forward(ctx: LiveContext) -> list[Finding]:
     if early:
         return early
     ctx.progress("reading net.ipv4.ip_forward on the nodes")
-    outcomes = _exec_on(ctx, pods, ["cat", "/proc/sys/net/ipv4/ip_forward"])
+    command = ["cat", "/proc/sys/net/ipv4/ip_forward"]
+    outcomes = _exec_on(ctx, pods, command)
     out = []
     for node in ctx.static.nodes:
         if node.name not in outcomes:
             out.append(Finding(Status.SKIP, node.name, "no Ready Kilo pod to exec in"))
             continue
-        out.extend(ip_forward_findings(node.name, *judge_ip_forward(outcomes[node.name])))
+        o = outcomes[node.name]
+        out.extend(ip_forward_findings(node.name, *judge_ip_forward(o), exec_failed=exec_hint(ctx, pods[node.name], command) if o.error else ""))
     return out
 
 
-def ip_forward_findings(node: str, status: Status, detail: str) -> list[Finding]:
-    hint = f"on {node}: sysctl -w net.ipv4.ip_forward=1 (and persist it in /etc/sysctl.d/)" if status == Status.FAIL else ""
+def ip_forward_findings(node: str, status: Status, detail: str, exec_failed: str = "") -> list[Finding]:
+    """``exec_failed``: the hint when the value could not be read (the sysctl is then no fix)."""
+    hint = (exec_failed or f"on {node}: sysctl -w net.ipv4.ip_forward=1 (and persist it in /etc/sysctl.d/)") if status == Status.FAIL else ""
     return [Finding(status, node, detail, hint=hint)]
 
 
@@ -205,13 +216,16 @@ def judge_handshakes(live: wg.LiveInterface, expected_keys: list[str], names: di
 def _wg_failed(ctx: LiveContext, outcome: ExecOutcome) -> str:
     if outcome.error:
         return outcome.error
-    text = (outcome.stderr or outcome.stdout).strip().splitlines()
+    # Only wg's stderr: its stdout (showconf's, dump's first line) holds the interface's private key.
+    text = outcome.stderr.strip().splitlines()
     why = text[-1] if text else f"exit code {outcome.exit_code}"
     return f"wg failed: {why} (is the interface called {ctx.opts.wg_interface}? see --wg-interface)"
 
 
-def _wg_hint(ctx: LiveContext, leader: str) -> str:
+def _wg_hint(ctx: LiveContext, leader: str, outcome: ExecOutcome) -> str:
     pod = ctx.kilo_pods().get(leader)
+    if outcome.error and pod:
+        return exec_hint(ctx, pod, ["wg", "show", ctx.opts.wg_interface])
     name = pod["metadata"]["name"] if pod else "KILO-POD"
     ns = pod["metadata"].get("namespace", ctx.opts.kilo_namespace) if pod else ctx.opts.kilo_namespace
     return f"list the interfaces with: {ctx.kubectl} -n {ns} exec {name} -- wg show interfaces; then pass --wg-interface NAME"
@@ -227,7 +241,7 @@ def _on_leaders(ctx: LiveContext, what: str, command: list[str]) -> tuple[list[F
     ready = []
     for leader, outcome in sorted(_exec_on(ctx, targets, command).items()):
         if not outcome.ok:
-            out.append(Finding(Status.FAIL, leader, _wg_failed(ctx, outcome), hint=_wg_hint(ctx, leader)))
+            out.append(Finding(Status.FAIL, leader, _wg_failed(ctx, outcome), hint=_wg_hint(ctx, leader, outcome)))
             continue
         expected = _expected_conf(ctx, leader)
         if expected is None:

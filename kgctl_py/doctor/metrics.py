@@ -60,7 +60,7 @@ def judge(first: dict[str, float], second: dict[str, float], nodes: int, peers: 
 
 
 def check(ctx: LiveContext) -> Waiting:
-    from kgctl_py.doctor.live import _exec_on, _kilo_exec_precheck
+    from kgctl_py.doctor.live import _exec_on, _kilo_exec_precheck, exec_hint
 
     pods, early = _kilo_exec_precheck(ctx)
     if early:
@@ -93,7 +93,7 @@ def check(ctx: LiveContext) -> Waiting:
                     Status.FAIL,
                     node,
                     f"cannot read http://127.0.0.1:{PORT}/metrics: {why}",
-                    hint=f"is kg running with --listen=:{PORT} (its default)? check the Kilo pod's log",
+                    hint=exec_hint(ctx, pods[node], command) if o.error else f"is kg running with --listen=:{PORT} (its default)? check the Kilo pod's log",
                 )
             )
             continue

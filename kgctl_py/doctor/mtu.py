@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from kgctl_py.doctor import podnet
 from kgctl_py.doctor.kube import ExecOutcome
 from kgctl_py.doctor.model import Finding, Status
+from kgctl_py.doctor.numbers import decimal
 from kgctl_py.doctor.pool import run_bounded
 from kgctl_py.record import record
 
@@ -33,20 +34,15 @@ ICMP_OVERHEAD = 28  # IPv4 header + ICMP header
 WG_OVERHEAD = {4: 60, 6: 80}  # outer IP + UDP + WireGuard header and tag
 BISECT_STEPS = 7
 PING = ["ping", "-c", "2", "-W", "2"]
-_RECEIVED = re.compile(r"(\d+) packets transmitted, (\d+) (?:packets )?received")
+_RECEIVED = re.compile(r"([0-9]+) packets transmitted, ([0-9]+) (?:packets )?received")
 GET_MARK = "#kgctl-py get"
 LINKS_MARK = "#kgctl-py links"
-
-
-def _decimal(text: str) -> bool:
-    # A pod's output is not trusted: "²".isdigit() holds, and int() then fails.
-    return text.isascii() and text.isdigit()
 
 
 def received(outcome: ExecOutcome) -> bool:
     """At least one echo came back (busybox or iputils statistics line)."""
     m = _RECEIVED.search(outcome.stdout)
-    return bool(m and int(m.group(2)) > 0)
+    return bool(m and (decimal(m.group(2)) or 0) > 0)
 
 
 def bisect(ok: int, bad: int, passes: Callable[[int], bool], steps: int = BISECT_STEPS) -> int:
@@ -89,7 +85,7 @@ def node_script(iface: str, target: str | None) -> str:
 
 def parse_node(text: str) -> NodeMtu:
     lines = text.splitlines()
-    kilo = int(lines[0]) if lines and _decimal(lines[0].strip()) else None
+    kilo = decimal(lines[0]) if lines else None
     dev = ""
     links: dict[str, int] = {}
     section = ""
@@ -104,8 +100,8 @@ def parse_node(text: str) -> NodeMtu:
         elif section == LINKS_MARK:
             path, _, value = line.rpartition(":")
             parts = path.split("/")
-            if len(parts) >= 2 and _decimal(value.strip()):
-                links[parts[-2]] = int(value.strip())
+            if len(parts) >= 2 and (mtu := decimal(value)) is not None:
+                links[parts[-2]] = mtu
     return NodeMtu(kilo, dev, links.get(dev))
 
 
@@ -125,7 +121,7 @@ def culprit(failing: list[tuple[str, str]], pairs: list[tuple[str, str]]) -> str
 
 def _mtu_value(outcome: ExecOutcome) -> int | None:
     text = outcome.stdout.strip()
-    return int(text) if outcome.ok and _decimal(text) else None
+    return decimal(text) if outcome.ok else None
 
 
 def _kilo_mtus(ctx: LiveContext) -> tuple[dict[str, NodeMtu], list[Finding]]:

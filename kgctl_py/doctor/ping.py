@@ -8,6 +8,7 @@ from typing import Any
 
 from kgctl_py.doctor.hints import kilo_logs
 from kgctl_py.doctor.model import Status
+from kgctl_py.doctor.numbers import decimal, finite
 from kgctl_py.record import record
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
@@ -17,7 +18,7 @@ APP_LABEL = "app.kubernetes.io/name"
 APP = "kgctl-py-doctor-ping"
 PING_COMMAND = ["ping", "-c", "3", "-W", "2"]
 
-_STATS = re.compile(r"(\d+) packets transmitted, (\d+) (?:packets )?received")
+_STATS = re.compile(r"([0-9]+) packets transmitted, ([0-9]+) (?:packets )?received")
 _RTT = re.compile(r"(?:round-trip|rtt) min/avg/max(?:/mdev)? = ([\d.]+)/([\d.]+)/([\d.]+)")
 
 
@@ -104,11 +105,11 @@ def judge_ping(exit_code: int | None, stdout: str, stderr: str, error: str = "")
         return PingResult(Status.UNKNOWN, None, error)
     stats = _STATS.search(stdout)
     rtt = _RTT.search(stdout)
-    avg = float(rtt.group(2)) if rtt else None
-    if stats is None:
+    avg = finite(rtt.group(2)) if rtt else None
+    sent, got = (decimal(stats.group(1)), decimal(stats.group(2))) if stats else (None, None)
+    if sent is None or got is None:
         why = (stderr or stdout).strip().splitlines()
         return PingResult(Status.FAIL, None, why[-1] if why else f"ping exited with {exit_code}")
-    sent, got = int(stats.group(1)), int(stats.group(2))
     if got == 0:
         return PingResult(Status.FAIL, None, f"0/{sent} replies")
     if got < sent:

@@ -161,7 +161,9 @@ def ip_forward(ctx: LiveContext) -> list[Finding]:
         if node.name not in outcomes:
             out.append(_no_host_pod(ctx, node.name))
             continue
-        out.extend(ip_forward_findings(node.name, *judge_ip_forward(outcomes[node.name])))
+        o = outcomes[node.name]
+        can_i = f"the exec failed, so nothing is known of the node yet; check it may: {ctx.kubectl} auth can-i create pods/exec -n {ctx.namespace}"
+        out.extend(ip_forward_findings(node.name, *judge_ip_forward(o), exec_failed=can_i if o.error else ""))
     return out
 
 

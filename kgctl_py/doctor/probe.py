@@ -8,6 +8,7 @@ stderr with newlines turned into ``|``.  Pure: no I/O here.
 from __future__ import annotations
 
 from kgctl_py.doctor.model import Status
+from kgctl_py.doctor.numbers import decimal
 from kgctl_py.doctor.ping import PingResult, judge_ping
 
 TAG = "kgctl-ping"
@@ -46,8 +47,8 @@ def parse(targets: list[str], exit_code: int | None, stdout: str, stderr: str, e
     lines: dict[str, tuple[int, str]] = {}
     for line in stdout.splitlines():
         parts = line.split(" ", 3)
-        if len(parts) >= 3 and parts[0] == TAG and parts[2].isascii() and parts[2].isdigit():
-            lines[parts[1]] = (int(parts[2]), parts[3].replace("|", "\n") if len(parts) > 3 else "")
+        if len(parts) >= 3 and parts[0] == TAG and (code := decimal(parts[2])) is not None:
+            lines[parts[1]] = (code, parts[3].replace("|", "\n") if len(parts) > 3 else "")
     out = {}
     why = (stderr or "\n".join(line for line in stdout.splitlines() if not line.startswith(TAG))).strip().splitlines()
     missing = f"no result from the ping script (exit code {exit_code}" + (f": {why[-1]}" if why else "") + ")"

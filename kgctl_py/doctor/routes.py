@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 
 from kgctl_py.doctor.kube import ExecOutcome
 from kgctl_py.doctor.model import Finding, Status
+from kgctl_py.doctor.numbers import decimal
 from kgctl_py.doctor.pool import run_bounded
 from kgctl_py.mesh.cluster import KgctlError, Options, node_topology
 from kgctl_py.mesh.routes import Route, expected_routes, gateway_of
@@ -104,8 +105,8 @@ def parse(text: str) -> NodeRoutes:
         else:
             path, _, value = line.rpartition(":")
             iface = path.rsplit("/", 2)[-2] if path.count("/") >= 2 else ""
-            if iface and value.strip().isascii() and value.strip().isdigit():
-                rp[iface] = int(value.strip())
+            if iface and (number := decimal(value)) is not None:
+                rp[iface] = number
     return NodeRoutes(table, gets, rp)
 
 

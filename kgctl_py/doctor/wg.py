@@ -4,6 +4,7 @@ text is read: they never reach a finding."""
 
 from __future__ import annotations
 
+from kgctl_py.doctor.numbers import decimal
 from kgctl_py.mesh.ipnet import parse_network
 from kgctl_py.mesh.key import key_str
 from kgctl_py.mesh.topology import WireGuardPeer
@@ -33,15 +34,15 @@ def parse_dump(text: str) -> LiveInterface:
     if lines:
         head = lines[0].split("\t")
         # private-key, public-key, listen-port, fwmark: keep only the port.
-        if len(head) >= 3 and head[2].isascii() and head[2].isdigit():
-            iface.listen_port = int(head[2])
+        if len(head) >= 3:
+            iface.listen_port = decimal(head[2])
     for line in lines[1:]:
         cols = line.split("\t")
         if len(cols) < 8:
             continue
         key, _psk, endpoint, allowed, handshake = cols[:5]
         ips = [] if allowed in ("(none)", "") else allowed.split(",")
-        iface.peers[key] = LivePeer(key, "" if endpoint == "(none)" else endpoint, ips, int(handshake) if handshake.isascii() and handshake.isdigit() else 0)
+        iface.peers[key] = LivePeer(key, "" if endpoint == "(none)" else endpoint, ips, decimal(handshake) or 0)
     return iface
 
 
@@ -63,8 +64,8 @@ def parse_showconf(text: str) -> LiveInterface:
             continue
         name, value = name.strip().lower(), value.strip()
         if section == "interface":
-            if name == "listenport" and value.isascii() and value.isdigit():
-                iface.listen_port = int(value)
+            if name == "listenport" and (port := decimal(value)) is not None:
+                iface.listen_port = port
             # PrivateKey is deliberately not kept.
         elif section == "peer":
             if name == "publickey":

@@ -321,11 +321,24 @@ from kgctl_py.doctor import probe as P  # noqa: E402
 
 
 def test_pod_output_with_non_ascii_digits_is_garbage_not_a_crash() -> None:
-    # A pod's output is not trusted: "²".isdigit() holds and int() then raises; Arabic-Indic digits int() would read.
-    for odd in ("²", "٥١٨٢٠"):
+    # A pod's output is not trusted: "²".isdigit() holds and int() then raises; Arabic-Indic digits int() would read;
+    # int() refuses more than 4300 digits with a ValueError.
+    for odd in ("²", "٥١٨٢٠", "9" * 5000):
         assert M.parse_node(f"{odd}\n#kgctl-py links\n/sys/class/net/eth1/mtu:{odd}\n") == M.NodeMtu(None, "", None)
         assert R.parse(f"#kgctl-py rp_filter\n/proc/sys/net/ipv4/conf/eth0/rp_filter:{odd}\n").rp_filter == {}
         assert P.parse(["10.4.0.1"], 0, f"kgctl-ping 10.4.0.1 {odd} out\n", "")["10.4.0.1"].status.value == "unknown"
         iface = W.parse_dump(f"priv\tpub\t{odd}\toff\nkey\t(none)\t(none)\t10.4.0.1/32\t{odd}\t0\t0\toff\n")
         assert iface.listen_port is None and [p.latest_handshake for p in iface.peers.values()] == [0]
         assert W.parse_showconf(f"[Interface]\nListenPort = {odd}\n").listen_port is None
+
+
+def test_pod_output_with_garbage_ping_numbers_is_garbage_not_a_crash() -> None:
+    from kgctl_py.doctor.ping import judge_ping
+
+    many = "9" * 5000
+    assert judge_ping(0, f"{many} packets transmitted, {many} packets received\n", "").status.value == "fail"
+    assert not M.received(ExecOutcome(f"2 packets transmitted, {many} packets received\n", "", 0))
+    # An average that is no number, or too big for JSON (which has no Infinity), is no RTT.
+    for avg in ("1.2.3", ".", "9" * 400):
+        r = judge_ping(0, f"3 packets transmitted, 3 packets received\nround-trip min/avg/max = 0.1/{avg}/0.3 ms\n", "")
+        assert (r.status.value, r.rtt_ms, r.detail) == ("pass", None, "3/3 replies")
