@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 PORT = 1107
 INTERVAL = 3  # seconds between the two scrapes
 NOT_FOUND = (126, 127)
-_SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)")
+# A label value is quoted and may hold "}" or an escaped quote (the exposition format).
+_SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[^}"]|"(?:[^"\\]|\\.)*")*\})?\s+(\S+)')
 
 
 def parse(text: str) -> dict[str, float]:

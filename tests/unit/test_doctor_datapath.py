@@ -306,6 +306,11 @@ def test_kilo_metrics_parse_sums_series_and_keeps_only_kilo() -> None:
     assert X.parse(METRICS) == {"kilo_errors_total": 3.0, "kilo_leader": 1.0, "kilo_nodes": 6.0, "kilo_peers": 2.0, "kilo_reconciles_total": 1234.0}
 
 
+def test_kilo_metrics_label_values_may_hold_braces_and_quotes() -> None:
+    text = 'kilo_errors_total{event="re}sync",msg="a \\"}\\" b"} 2\nkilo_errors_total{event="x"} 1\nkilo_nodes 4\n'
+    assert X.parse(text) == {"kilo_errors_total": 3.0, "kilo_nodes": 4.0}
+
+
 def test_kilo_metrics_judge() -> None:
     m = X.parse(METRICS)
     assert X.judge(m, m, nodes=6, peers=2, leader=True) == []
