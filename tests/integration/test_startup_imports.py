@@ -21,6 +21,7 @@ NOT_IMPORTED = (
     "subprocess",
     "encodings.idna",
     "kubernetes",
+    "dataclasses",  # records (kgctl_py/record.py) compile nothing; dataclasses cost 12-16 ms
     "kgctl_py.doctor",
     "kgctl_py.connect.plan",
     "kgctl_py.connect.system",
