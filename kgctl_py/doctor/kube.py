@@ -151,13 +151,7 @@ class Session:
         except Exception as err:  # the client wraps every failure in ApiException(status=0)
             return ExecOutcome(error=_exec_error(err))
         try:
-            while ws.is_open() and time.monotonic() < deadline:
-                ws.update(timeout=max(0.0, deadline - time.monotonic()))
-            if ws.is_open():
-                return ExecOutcome(stdout=ws.read_channel(1), error=f"timed out after {timeout:g}s")
-            stdout, stderr = ws.read_channel(1), ws.read_channel(2)
-            code, problem = _exit_code(ws.read_channel(3))
-            return ExecOutcome(stdout, stderr, code, problem)
+            return _read_exec(ws, deadline, timeout)
         except Exception as err:
             return ExecOutcome(error=_exec_error(err))
         finally:
@@ -192,6 +186,58 @@ def _handshake_refused(reason: str) -> str:
         status = None
     message = status.get("message") if isinstance(status, dict) else None
     return f"{head}: {str(message).strip()[:300]}" if message and str(message).strip() else head
+
+
+# No check reads more than a few kB; a pod that prints without end is cut here.
+MAX_EXEC_OUTPUT = 4 << 20
+_STDOUT, _STDERR, _STATUS = 1, 2, 3
+
+
+def _read_exec(ws: Any, deadline: float, timeout: float) -> ExecOutcome:
+    """The exec's channels, read frame by frame against the deadline and the size cap.
+
+    Not the client's ``update()``: it reads on while frames keep arriving, past any
+    deadline and into any amount of memory (a pod printing without end).
+    """
+    import select
+    import ssl
+
+    from websocket import ABNF, WebSocketConnectionClosedException
+
+    sock = ws.sock  # websocket-client's WebSocket, connected by the kubernetes client
+    channels: dict[int, list[bytes]] = {_STDOUT: [], _STDERR: [], _STATUS: []}
+    size = 0
+
+    def text(channel: int) -> str:
+        return b"".join(channels[channel]).decode("utf-8", "replace")
+
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return ExecOutcome(stdout=text(_STDOUT), error=f"timed out after {timeout:g}s")
+        # TLS decrypts a whole record at once: frames may wait in the SSL buffer, unseen by select.
+        buffered = isinstance(sock.sock, ssl.SSLSocket) and sock.sock.pending()
+        if not buffered:
+            poll = select.poll()  # not select(): a descriptor past 1024 is fine
+            poll.register(sock.sock, select.POLLIN)
+            if not poll.poll(left * 1000):
+                continue
+        try:
+            opcode, frame = sock.recv_data_frame(True)
+        except WebSocketConnectionClosedException:
+            break
+        if opcode == ABNF.OPCODE_CLOSE:
+            break
+        if opcode not in (ABNF.OPCODE_BINARY, ABNF.OPCODE_TEXT) or not frame.data:
+            continue
+        data = frame.data if isinstance(frame.data, bytes) else frame.data.encode()
+        if data[0] in channels:  # 255 is v5's close of one channel: nothing to keep
+            channels[data[0]].append(data[1:])
+            size += len(data) - 1
+            if size > MAX_EXEC_OUTPUT:
+                return ExecOutcome(stdout=text(_STDOUT)[:4096], error=f"the command printed more than {MAX_EXEC_OUTPUT >> 20} MiB: cut there")
+    code, problem = _exit_code(text(_STATUS))
+    return ExecOutcome(text(_STDOUT), text(_STDERR), code, problem)
 
 
 def _exit_code(text: str) -> tuple[int | None, str]:
