@@ -6,7 +6,6 @@ secret from the pod's output."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from collections.abc import Callable
 
@@ -143,19 +142,15 @@ def test_control_characters_a_pod_prints_are_shown_not_obeyed():
     assert details and all("\x1b]0;pwned" in d for d in details)
 
 
-def test_a_pod_printing_without_end_is_cut_not_read_into_memory(tmp_path):
-    flood = b"x" * (64 << 20)  # 64 MiB to each leader's wg showconf
+def test_a_pod_printing_without_end_is_cut_and_the_deadline_holds():
+    flood = b"x" * (64 << 20)  # 64 MiB to each leader's wg showconf: reading it all took 198 s
 
     def answer(node: str, command: list[str]) -> ExecResult | None:
         return ExecResult(flood) if command[:2] == ["wg", "showconf"] else None
 
     with DoctorServer(nodes=nodes(answer)) as ds:
-        argv = ["kgctl-py", "doctor", "--kubeconfig", ds.kubeconfig, "--timeout", "30", "-o", "json", "--check", "wireguard.drift"]
-        with open(tmp_path / "out", "w") as out, open(tmp_path / "err", "w") as err:
-            child = subprocess.Popen(argv, stdout=out, stderr=err)
-            _, status, usage = os.wait4(child.pid, 0)  # its own peak RSS, not the test's
-    proc = subprocess.CompletedProcess(argv, os.waitstatus_to_exitcode(status), (tmp_path / "out").read_text(), (tmp_path / "err").read_text())
+        # A peak RSS is not asserted: a forked child starts with this test process's (the flood's).
+        proc = doctor(ds, "-o", "json", "--check", "wireguard.drift")  # within 120 s, or TimeoutExpired
     assert "Traceback" not in proc.stderr
     drift = findings(proc, "wireguard.drift")
     assert drift and all(f["status"] == "fail" and "printed more than 4 MiB: cut there" in f["detail"] for f in drift), drift
-    assert usage.ru_maxrss < 200 * 1024, usage.ru_maxrss  # KiB; reading it all took several times 64 MiB
