@@ -86,6 +86,16 @@ class Environment:
             self.stderr.flush()
 
 
+def visible(text: str) -> str:
+    """Text for a terminal to show, not obey: ESC sequences, line breaks and U+202E
+    (from an annotation, a pod's output) escaped as Go's %q would."""
+    if text.isprintable():
+        return text
+    from kgctl_py.mesh.cluster import go_quote
+
+    return go_quote(text)[1:-1]
+
+
 def isatty(stream: IO[str]) -> bool:
     try:
         return stream.isatty()

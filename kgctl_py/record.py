@@ -66,9 +66,6 @@ class _Spec:
         self.shown = tuple(f.name for f in fields if f.repr)
 
 
-_EMPTY = _Spec([])
-
-
 def _init(self: Any, *args: Any, **kwargs: Any) -> None:
     # Dict operations in C, straight into __dict__ (also for frozen records).
     spec: _Spec = type(self).__record__

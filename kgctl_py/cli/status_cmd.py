@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from kgctl_py.cli import CompletingChoice, environment, global_options, settings, validate_globals
+from kgctl_py.environment import visible
 from kgctl_py.errors import CliError, ExitCode
 
 STATUS_FORMATS = ("table", "wide", "json", "yaml")
@@ -62,18 +63,11 @@ def _cells(row: Any, wide: bool) -> list[str]:
     return cells
 
 
-def _visible(cell: str) -> str:
-    """A cell the terminal shows rather than obeys: an annotation's ESC, line break or U+202E escaped as Go's %q would."""
-    from kgctl_py.mesh.cluster import go_quote
-
-    return cell if cell.isprintable() else go_quote(cell)[1:-1]
-
-
 def table(rows: list[Any], wide: bool) -> str:
     head = ["NAME", "KIND", "LOCATION", "LEADER", "ENDPOINT", "WIREGUARD-IP", "POD-CIDR", "LAST-SEEN", "IN-MESH", "WHY-NOT"]
     if wide:
         head[9:9] = ["INTERNAL-IP", "KEEPALIVE", "GRANULARITY", "ELECTED-BY"]
-    lines = [head] + [[_visible(c) for c in _cells(r, wide)] for r in rows]
+    lines = [head] + [[visible(c) for c in _cells(r, wide)] for r in rows]
     widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
     # kubectl pads with three spaces; the last column is not padded.
     return "".join("   ".join(c.ljust(w) for c, w in zip(line[:-1], widths)) + "   " + line[-1] + "\n" for line in lines)

@@ -11,7 +11,7 @@ from typing import Any
 
 from kgctl_py.doctor.model import CATEGORIES, RANK, CheckResult, Status, worst
 from kgctl_py.doctor.render_scale import cap_pairs, location_summary
-from kgctl_py.environment import Environment
+from kgctl_py.environment import Environment, visible
 
 SCHEMA_VERSION = "kgctl-py.squat.ai/v1"
 GLYPHS = {Status.PASS: "✔", Status.WARN: "‼", Status.FAIL: "×", Status.SKIP: "-", Status.UNKNOWN: "?"}
@@ -25,14 +25,6 @@ class Env(Environment):
 
     def paint(self, status: Status, text: str) -> str:
         return self.style(COLOURS[status], text)
-
-
-def _shown(text: str) -> str:
-    """Text for the terminal to show, not obey: a pod's ESC sequences, line breaks and
-    U+202E (in a wg error, a ping's output) escaped as Go's %q would, as ``status`` does."""
-    from kgctl_py.mesh.cluster import go_quote
-
-    return text if text.isprintable() else go_quote(text)[1:-1]
 
 
 def _by_category(results: list[CheckResult]) -> list[tuple[str, list[CheckResult]]]:
@@ -53,12 +45,12 @@ def _rows(env: Env, r: CheckResult) -> list[list[str]]:
     passed = [f for f in r.findings if f.status == Status.PASS]
     others = [f for f in r.findings if f.status != Status.PASS]
     for f in others:
-        rows.append([env.paint(f.status, GLYPHS[f.status]), r.check.id, _shown(f.subject), _shown(f.detail)])
+        rows.append([env.paint(f.status, GLYPHS[f.status]), r.check.id, visible(f.subject), visible(f.detail)])
     rows = cap_pairs(rows, [f.kind for f in others], [env.paint(Status.FAIL, GLYPHS[Status.FAIL]), r.check.id, ""])
     if passed:
         if len(passed) == 1:
             f = passed[0]
-            rows.append([env.paint(Status.PASS, GLYPHS[Status.PASS]), r.check.id, _shown(f.subject), _shown(f.detail)])
+            rows.append([env.paint(Status.PASS, GLYPHS[Status.PASS]), r.check.id, visible(f.subject), visible(f.detail)])
         else:
             kinds = sorted({f.kind for f in passed})
             what = _subject_word(kinds[0], len(passed)) if len(kinds) == 1 else f"{len(passed)} subjects"
@@ -127,11 +119,11 @@ def _hints(results: list[CheckResult], env: Env) -> list[str]:
             if RANK[f.status] > RANK[status]:
                 groups[hint] = (f.status, subjects)
         for hint, (status, subjects) in groups.items():
-            shown = ", ".join(_shown(s) for s in subjects[:HINT_SUBJECTS]) + (
+            shown = ", ".join(visible(s) for s in subjects[:HINT_SUBJECTS]) + (
                 f" and {len(subjects) - HINT_SUBJECTS} more" if len(subjects) > HINT_SUBJECTS else ""
             )
             where = f" {shown}" if shown else ""
-            lines.append(f"  {env.paint(status, GLYPHS[status])} {r.check.id}{where}: {_shown(hint)}  ({r.check.explain})")
+            lines.append(f"  {env.paint(status, GLYPHS[status])} {r.check.id}{where}: {visible(hint)}  ({r.check.explain})")
     return lines
 
 
@@ -194,7 +186,7 @@ def render_short(results: list[CheckResult], env: Env) -> str:
         bad = [f for f in r.findings if f.status in (Status.FAIL, Status.WARN, Status.UNKNOWN)]
         tail = ""
         if bad:
-            names = sorted({_shown(f.subject) for f in bad})
+            names = sorted({visible(f.subject) for f in bad})
             shown = ", ".join(names[:3]) + (f" +{len(names) - 3}" if len(names) > 3 else "")
             tail = f" ({shown})"
         out.append(f"{env.paint(r.status, GLYPHS[r.status])} {r.check.id}{tail}")
